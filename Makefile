@@ -1,0 +1,30 @@
+# Two commands on a fresh machine: `make demo`, `make test`. Both create .venv when needed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/soccer-td3 train --env LowerT1GoaliePenaltyKick-v0 --timesteps 3000 \
+		--learning-starts 1000 --log-interval 500 --save_dir runs/demo
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench training_scripts
+
+bench: $(STAMP)
+	$(BIN)/python bench/throughput.py --quick
+
+clean:
+	rm -rf $(VENV) runs build src/*.egg-info

@@ -1,0 +1,160 @@
+"""`soccer-td3`: the front door. The one place a UserError becomes one line and exit code 2.
+
+Every TrainConfig field is a `train` flag, generated from the model so the help text is the
+field's description and there is no second list of settings to keep in step. Every multi-word
+flag takes both spellings (`--save_dir` as in the seed's commands, `--save-dir` as most CLIs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from soccer_td3.config import PRESETS, TrainConfig, build_config, parse_set_overrides
+from soccer_td3.errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake as a UserError (one line) instead of usage + exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{message}; see `{self.prog} --help`")
+
+
+def _spellings(name: str) -> list[str]:
+    hyphen, underscore = "--" + name.replace("_", "-"), "--" + name.replace("-", "_")
+    return [hyphen] if hyphen == underscore else [hyphen, underscore]
+
+
+def _field_help(name: str) -> str:
+    field = TrainConfig.model_fields[name]
+    default = field.get_default(call_default_factory=True)
+    if isinstance(default, list):
+        default = ",".join(map(str, default))
+    return f"{field.description} (default: {default})"
+
+
+def _add_train_parser(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser(
+        "train",
+        help="Train a TD3 agent.",
+        description="Train TD3 on a soccer task. Settings apply in this order, later winning: "
+        "--preset, --config, --set, then the flags below.",
+    )
+    train.add_argument(
+        "--preset",
+        default="balanced",
+        choices=list(PRESETS),
+        help="Named recipe to start from (default: balanced, the seed's Task 3).",
+    )
+    train.add_argument(
+        "--config", type=Path, help="YAML file of settings (e.g. a run's config.yaml)."
+    )
+    train.add_argument(
+        "--set",
+        dest="set_pairs",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Override one setting, e.g. --set learning_rate=5e-4 (repeatable).",
+    )
+    train.add_argument(
+        *_spellings("save_dir"),
+        dest="save_dir",
+        type=Path,
+        default=Path("runs/td3"),
+        help="Run folder to write; if it already holds a run, a new numbered "
+        "folder beside it is used (default: runs/td3).",
+    )
+    train.add_argument(
+        *_spellings("use_wandb"),
+        dest="use_wandb",
+        action="store_true",
+        help="Also log to Weights & Biases (offline unless WANDB_API_KEY is set).",
+    )
+    for name in TrainConfig.model_fields:
+        if name == "env":
+            train.add_argument(
+                "--env",
+                dest="env",
+                action="append",
+                default=argparse.SUPPRESS,
+                metavar="TASK_ID",
+                help=_field_help(name),
+            )
+        else:
+            train.add_argument(
+                *_spellings(name),
+                dest=name,
+                default=argparse.SUPPRESS,
+                metavar=name.upper(),
+                help=_field_help(name),
+            )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="soccer-td3", description="Fast TD3 for the Booster T1 soccer tasks.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_train_parser(commands)
+    commands.add_parser(
+        "envs", help="List the known tasks with their observation and action sizes."
+    )
+    return parser
+
+
+def _config_from_args(args: argparse.Namespace) -> TrainConfig:
+    overrides: dict[str, Any] = parse_set_overrides(args.set_pairs)
+    overrides.update(
+        {name: getattr(args, name) for name in TrainConfig.model_fields if hasattr(args, name)}
+    )
+    return build_config(args.preset, args.config, overrides)
+
+
+def run_train(args: argparse.Namespace) -> None:
+    from rich.console import Console
+
+    from soccer_td3.training.run_dir import new_run_dir
+
+    config = _config_from_args(args)
+    run_dir = new_run_dir(args.save_dir)
+    console = Console(stderr=True)
+    if run_dir != args.save_dir:
+        console.print(f"{args.save_dir} already holds a run; writing this one to {run_dir}")
+    config.to_yaml(run_dir / "config.yaml")
+
+    from soccer_td3.training.loop import train
+
+    final_dir = train(config, run_dir, use_wandb=args.use_wandb, console=console)
+    print(f"run folder: {run_dir}")
+    print(f"  metrics:  {run_dir / 'progress.csv'}  (tensorboard --logdir {run_dir / 'tb'})")
+    print(f"  model:    {final_dir}/actor.safetensors, critic.safetensors")
+
+
+def run_envs() -> None:
+    from soccer_td3.envs.registry import TASKS
+
+    print(f"{'task id':32} {'obs':>4} {'action':>6} {'max steps':>9}  robot")
+    for spec in TASKS.values():
+        print(
+            f"{spec.task_id:32} {spec.obs_dim:>4} {spec.act_dim:>6} "
+            f"{spec.max_episode_steps:>9}  {spec.robot}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "train":
+            run_train(args)
+        elif args.command == "envs":
+            run_envs()
+    except UserError as exc:
+        print(f"soccer-td3: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""The single source of every number of a run: TrainConfig, its presets, YAML in and out.
+
+Each field's description is its help text (`soccer-td3 train --help` and README). The defaults
+are the seed's Task 3 recipe; presets are data (overrides of those defaults), not code paths.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from soccer_td3.envs.registry import TASKS
+from soccer_td3.errors import UserError
+
+DEFAULT_TASK = "LowerT1GoaliePenaltyKick-v0"
+
+
+def parse_net(value: Any) -> list[int]:
+    """Accept `512,256,128,64`, `[512, 256]` or a list of ints; hidden sizes must be positive."""
+    if isinstance(value, str):
+        text = value.strip().strip("[]")
+        parts = [p.strip() for p in text.split(",")]
+        try:
+            value = [int(p) for p in parts]
+        except ValueError:
+            raise ValueError(
+                f"net {value!r} is not a comma-separated list of layer sizes; "
+                "write it like 512,256,128,64"
+            ) from None
+    if isinstance(value, int):
+        value = [value]
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError(f"net {value!r} must list at least one layer size, like 512,256,128,64")
+    sizes = []
+    for size in value:
+        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+            raise ValueError(
+                f"net {value!r} has {size!r}; every layer size must be a positive integer, "
+                "like 512,256,128,64"
+            )
+        sizes.append(size)
+    return sizes
+
+
+class TrainConfig(BaseModel):
+    """Everything a training run depends on. Validated on construction and on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # --- what to train on
+    env: list[str] = Field(
+        default_factory=lambda: [DEFAULT_TASK],
+        description="Task id(s) to train on (see `soccer-td3 envs`).",
+    )
+    timesteps: int = Field(5_000_000, gt=0, description="Total environment steps to train for.")
+    seed: int = Field(0, ge=0, description="Seed for the envs, the networks and the noise.")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Learner device; auto picks cuda when available."
+    )
+    # --- networks
+    actor_net: list[int] = Field(
+        default_factory=lambda: [512, 256, 128, 64],
+        description="Actor hidden layer sizes, e.g. 512,256,128,64.",
+    )
+    critic_net: list[int] = Field(
+        default_factory=lambda: [512, 256, 128, 64],
+        description="Critic hidden layer sizes (each of the twin Qs), e.g. 512,256,128,64.",
+    )
+    activation: Literal["relu", "tanh", "elu"] = Field(
+        "relu", description="Hidden-layer activation of actor and critics."
+    )
+    # --- optimisation
+    learning_rate: float = Field(3e-4, gt=0, description="Adam learning rate of actor and critic.")
+    batch_size: int = Field(256, gt=0, description="Transitions per gradient step.")
+    buffer_size: int = Field(1_000_000, gt=0, description="Replay buffer capacity (transitions).")
+    learning_starts: int = Field(
+        10_000, ge=0, description="Steps of uniform random actions before learning starts."
+    )
+    train_freq: int = Field(1, gt=0, description="Env steps between training rounds.")
+    gradient_steps: int = Field(1, gt=0, description="Gradient steps per training round.")
+    # --- TD3
+    tau: float = Field(0.005, gt=0, le=1, description="Polyak coefficient of the target nets.")
+    gamma: float = Field(0.99, ge=0, lt=1, description="Discount factor.")
+    policy_delay: int = Field(2, gt=0, description="Critic steps per actor (and target) update.")
+    target_policy_noise: float = Field(
+        0.2, ge=0, description="Std of the smoothing noise on target actions (normalised units)."
+    )
+    target_noise_clip: float = Field(
+        0.5, ge=0, description="Clip of the target smoothing noise (normalised units)."
+    )
+    exploration_noise: float = Field(
+        0.1, ge=0, description="Std of the Gaussian exploration noise on the normalised action."
+    )
+    # --- logging
+    log_interval: int = Field(1000, gt=0, description="Env steps between metric rows.")
+
+    @field_validator("actor_net", "critic_net", mode="before")
+    @classmethod
+    def _parse_net(cls, value: Any) -> list[int]:
+        return parse_net(value)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _one_or_many_envs(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("env")
+    @classmethod
+    def _known_tasks(cls, value: list[str]) -> list[str]:
+        for task_id in value:
+            if task_id not in TASKS:
+                raise ValueError(f"unknown env id {task_id!r}; valid ids: {', '.join(TASKS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainConfig:
+        if not self.env:
+            raise ValueError("env is empty; give at least one task id (see `soccer-td3 envs`)")
+        if self.batch_size > self.buffer_size:
+            raise ValueError(
+                f"batch_size {self.batch_size} exceeds buffer_size {self.buffer_size}; "
+                "lower batch_size or raise buffer_size"
+            )
+        return self
+
+    def to_yaml(self, path: Path) -> None:
+        path.write_text(yaml.safe_dump(self.model_dump(), sort_keys=False))
+
+
+# The seed's presets (seed-task3.md, Parts A and D); balanced is the recipe default.
+PRESETS: dict[str, dict[str, Any]] = {
+    "balanced": {},
+    "large": {"actor_net": [1024, 512, 256, 128], "critic_net": [1024, 512, 256, 128]},
+    "very-deep": {
+        "actor_net": [256, 256, 256, 256, 128],
+        "critic_net": [256, 256, 256, 256, 128],
+    },
+    "baseline": {
+        "actor_net": [256],
+        "critic_net": [256],
+        "learning_rate": 1e-4,
+        "batch_size": 64,
+        "tau": 0.001,
+        "target_policy_noise": 0.1,
+    },
+}
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each bad field, its value and what it must be."""
+    parts = []
+    for item in error.errors():
+        field = ".".join(str(p) for p in item["loc"]) or "config"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            known = ", ".join(TrainConfig.model_fields)
+            parts.append(f"unknown setting {field!r}; known settings: {known}")
+        elif item["type"].startswith(("greater", "less")):
+            bound = message.removeprefix("Input should be ")
+            parts.append(f"{field}={item['input']} is invalid: it must be {bound}")
+        else:
+            parts.append(f"{field}: {message}")
+    return "invalid config: " + "; ".join(parts)
+
+
+def parse_set_overrides(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` strings to a dict; values are read as YAML so numbers and lists work."""
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise UserError(
+                f"--set {pair!r} is not key=value; write it like --set learning_rate=5e-4"
+            )
+        if key not in TrainConfig.model_fields:
+            known = ", ".join(TrainConfig.model_fields)
+            raise UserError(f"--set {pair!r}: unknown setting {key!r}; known settings: {known}")
+        try:
+            overrides[key] = yaml.safe_load(raw) if raw.strip() else raw
+        except yaml.YAMLError:
+            overrides[key] = raw
+    return overrides
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise UserError(
+            f"config file {path} does not exist; pass an existing YAML file to --config"
+        )
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise UserError(
+            f"config file {path} is not valid YAML ({exc.__class__.__name__}); fix it"
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must hold a mapping of setting: value")
+    return data
+
+
+def build_config(
+    preset: str = "balanced",
+    config_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> TrainConfig:
+    """Preset < config file < overrides (`--set`, then flags); validated once, at the end."""
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    values: dict[str, Any] = dict(PRESETS[preset])
+    if config_file is not None:
+        values.update(load_yaml(config_file))
+    values.update(overrides or {})
+    try:
+        return TrainConfig(**values)
+    except ValidationError as exc:
+        raise UserError(describe_validation_error(exc)) from None

@@ -1,0 +1,213 @@
+"""collect -> store -> update -> log: the training loop, in one function a reader can follow.
+
+Semantics follow stable-baselines3's TD3 so figures compare: `learning_starts` steps of uniform
+random actions, then the actor plus Gaussian exploration noise on the normalised action;
+`gradient_steps` updates every `train_freq` env steps; episode statistics over the last 100
+episodes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from soccer_td3.agent.replay import ReplayBuffer
+from soccer_td3.agent.td3 import TD3Hyperparams, TD3Learner
+from soccer_td3.agent.weights import save_weights
+from soccer_td3.config import TrainConfig
+from soccer_td3.envs.registry import task_spec
+from soccer_td3.envs.vector import final_infos, make_vector_env, true_next_obs
+from soccer_td3.errors import UserError
+from soccer_td3.training.metrics import MetricsLogger
+
+EPISODE_WINDOW = 100  # episodes averaged in rollout/* metrics, as in stable-baselines3
+
+
+def resolve_device(requested: str) -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
+    return torch.device(requested)
+
+
+@dataclass
+class EpisodeStats:
+    """Rolling window of finished episodes, for the rollout/* metrics."""
+
+    returns: deque
+    lengths: deque
+    successes: deque
+    count: int = 0
+
+    @classmethod
+    def empty(cls) -> EpisodeStats:
+        return cls(*(deque(maxlen=EPISODE_WINDOW) for _ in range(3)))
+
+    def add(self, episode_return: float, length: int, info: dict) -> None:
+        self.returns.append(episode_return)
+        self.lengths.append(length)
+        if "success" in info:
+            self.successes.append(float(bool(info["success"])))
+        self.count += 1
+
+    def metrics(self) -> dict[str, float]:
+        if not self.returns:
+            return {}
+        out = {
+            "rollout/ep_rew_mean": float(np.mean(self.returns)),
+            "rollout/ep_len_mean": float(np.mean(self.lengths)),
+        }
+        if self.successes:
+            out["rollout/success_rate"] = float(np.mean(self.successes))
+        return out
+
+
+class LossAccumulator:
+    """Sums losses on the device; they cross to the host only when a row is logged."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, metrics: dict[str, torch.Tensor]) -> None:
+        for key, value in metrics.items():
+            self.sums[key] = self.sums[key] + value if key in self.sums else value.clone()
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def drain(self) -> dict[str, float]:
+        out = {key: float(total) / self.counts[key] for key, total in self.sums.items()}
+        self.sums.clear()
+        self.counts.clear()
+        return out
+
+
+def build_learner(config: TrainConfig, obs_dim: int, act_dim: int, low, high, device) -> TD3Learner:
+    hp = TD3Hyperparams(
+        gamma=config.gamma,
+        tau=config.tau,
+        policy_delay=config.policy_delay,
+        target_policy_noise=config.target_policy_noise,
+        target_noise_clip=config.target_noise_clip,
+    )
+    return TD3Learner.build(
+        obs_dim,
+        act_dim,
+        low,
+        high,
+        config.actor_net,
+        config.critic_net,
+        hp,
+        learning_rate=config.learning_rate,
+        activation=config.activation,
+        device=device,
+    )
+
+
+def train(
+    config: TrainConfig, run_dir: Path, use_wandb: bool = False, console: Console | None = None
+) -> Path:
+    """Train as configured, writing metrics and final weights into `run_dir`; returns final/."""
+    console = console or Console(stderr=True)
+    if len(config.env) > 1:
+        raise UserError(
+            "training on several tasks at once needs one shared observation, which this version "
+            "does not build yet; give one --env"
+        )
+    task = config.env[0]
+    spec = task_spec(task)
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+
+    envs = make_vector_env(task, num_envs=1, seed=config.seed)
+    low, high = envs.single_action_space.low, envs.single_action_space.high
+    learner = build_learner(config, spec.obs_dim, spec.act_dim, low, high, device)
+    # Never more transitions than steps: a short run need not preallocate a 1M-row buffer.
+    capacity = min(config.buffer_size, config.timesteps)
+    buffer = ReplayBuffer(capacity, spec.obs_dim, spec.act_dim, device)
+    logger = MetricsLogger(run_dir, use_wandb, config.model_dump())
+
+    num_envs = envs.num_envs
+    stats = EpisodeStats.empty()
+    losses = LossAccumulator()
+    episode_return = np.zeros(num_envs)
+    episode_length = np.zeros(num_envs, dtype=np.int64)
+    obs, _ = envs.reset(seed=config.seed)
+    start_time = time.perf_counter()
+    step = 0
+    next_log = config.log_interval
+
+    progress = Progress(
+        TextColumn("[bold]train"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=console,
+        transient=False,
+    )
+    bar = progress.add_task("train", total=config.timesteps, status="")
+    try:
+        with progress:
+            while step < config.timesteps:
+                obs_t = torch.as_tensor(obs, dtype=torch.float32, device=device)
+                if step < config.learning_starts:
+                    action = torch.as_tensor(
+                        rng.uniform(-1.0, 1.0, (num_envs, spec.act_dim)), dtype=torch.float32
+                    ).to(device)
+                else:
+                    with torch.no_grad():
+                        action = learner.actor(obs_t)
+                        action = action + config.exploration_noise * torch.randn_like(action)
+                        action = action.clamp(-1.0, 1.0)
+                env_action = learner.actor.to_env_units(action).cpu().numpy()
+
+                next_obs, reward, terminated, truncated, infos = envs.step(env_action)
+                ended = terminated | truncated
+                buffer.add(obs_t, action, reward, true_next_obs(next_obs, infos, ended), terminated)
+
+                episode_return += reward
+                episode_length += 1
+                for i, info in zip(np.flatnonzero(ended), final_infos(infos, ended), strict=True):
+                    stats.add(float(episode_return[i]), int(episode_length[i]), info)
+                    episode_return[i], episode_length[i] = 0.0, 0
+                obs = next_obs
+                step += num_envs
+
+                if step > config.learning_starts and step % config.train_freq == 0:
+                    for _ in range(config.gradient_steps):
+                        losses.add(learner.update(buffer.sample(config.batch_size)))
+
+                if step >= next_log or step >= config.timesteps:
+                    fps = step / (time.perf_counter() - start_time)
+                    row = {
+                        **stats.metrics(),
+                        **losses.drain(),
+                        "time/fps": fps,
+                        "time/episodes": stats.count,
+                        "train/n_updates": learner.n_updates,
+                    }
+                    logger.record(step, row)
+                    next_log += config.log_interval
+                    rew = row.get("rollout/ep_rew_mean")
+                    status = f"{fps:6.0f} steps/s" + (
+                        f"  ep_rew_mean {rew:8.2f}" if rew is not None else ""
+                    )
+                    progress.update(bar, completed=step, status=status)
+                elif step % 100 == 0:
+                    progress.update(bar, completed=step)
+    finally:
+        logger.close()
+        envs.close()
+
+    final_dir = run_dir / "final"
+    save_weights(final_dir, learner.actor, learner.critic, {"tasks": config.env})
+    return final_dir

@@ -1,0 +1,50 @@
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from soccer_td3.agent.replay import ReplayBuffer
+from soccer_td3.envs.vector import final_infos, make_vector_env, true_next_obs
+
+
+def test_episode_end_stores_the_final_observation_not_the_reset_one():
+    envs = make_vector_env("LowerT1GoaliePenaltyKick-v0", num_envs=1, seed=0)
+    envs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    try:
+        for _ in range(2000):  # random torques fall within ~130-300 steps
+            action = rng.uniform(envs.action_space.low, envs.action_space.high)
+            next_obs, _, terminated, truncated, infos = envs.step(action)
+            ended = terminated | truncated
+            if ended.any():
+                break
+        assert ended.any()
+        real = true_next_obs(next_obs, infos, ended)
+        assert np.array_equal(real[0], infos["final_obs"][0])
+        assert not np.array_equal(real[0], next_obs[0])  # next_obs is the new episode's start
+        (info,) = final_infos(infos, ended)
+        assert "reward_terms" in info and isinstance(info["reward_terms"], dict)
+    finally:
+        envs.close()
+
+
+def test_truncation_is_stored_as_not_done():
+    """A time-limit cut must bootstrap: only termination is a done in the buffer."""
+    envs = SyncVectorEnv(
+        [lambda: gym.make("LowerT1KickToTarget-v0", max_episode_steps=5)],
+        autoreset_mode=AutoresetMode.SAME_STEP,
+    )
+    obs, _ = envs.reset(seed=0)
+    buffer = ReplayBuffer(10, obs.shape[1], 12)
+    try:
+        for _ in range(5):
+            next_obs, reward, terminated, truncated, infos = envs.step(np.zeros((1, 12)))
+            ended = terminated | truncated
+            buffer.add(
+                obs, np.zeros((1, 12)), reward, true_next_obs(next_obs, infos, ended), terminated
+            )
+            obs = next_obs
+        assert truncated[0] and not terminated[0]
+        assert buffer.dones[:5, 0].tolist() == [0.0] * 5
+        assert np.allclose(buffer.next_obs[4].numpy(), infos["final_obs"][0])
+    finally:
+        envs.close()

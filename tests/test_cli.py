@@ -1,0 +1,105 @@
+"""The CLI as a user meets it: real subprocesses, real exit codes, real stderr."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def soccer_td3(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "soccer_td3", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--env", "LowerT1Goalie-v0"], ["unknown env id", "LowerT1GoaliePenaltyKick-v0"]),
+        (["--set", "learning_rate"], ["not key=value", "--set learning_rate="]),
+        (["--set", "lr=1e-3"], ["unknown setting 'lr'", "learning_rate"]),
+        (["--actor-net", "512,x,64"], ["actor_net", "512,256,128,64"]),
+        (["--set", "critic_net=0,64"], ["critic_net", "positive"]),
+        (["--learning_rate", "-0.001"], ["learning_rate", "greater than 0"]),
+        (["--batch-size", "0"], ["batch_size", "greater than 0"]),
+        (["--tau", "2"], ["tau", "less than or equal to 1"]),
+        (["--preset", "huge"], ["invalid choice", "--help"]),
+        (["--no-such-flag"], ["unrecognized arguments", "--help"]),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args, words):
+    result = soccer_td3("train", "--save_dir", str(tmp_path / "run"), *args)
+    assert_one_line_error(result, *words)
+    assert not (tmp_path / "run").exists()  # nothing created for a run that never starts
+
+
+def test_unwritable_save_dir_is_one_line_and_exit_2(tmp_path: Path):
+    (tmp_path / "a_file").write_text("keep me")
+    result = soccer_td3(
+        "train", "--timesteps", "10", "--save_dir", str(tmp_path / "a_file" / "run")
+    )
+    assert_one_line_error(result, "cannot write", "--save_dir")
+    assert (tmp_path / "a_file").read_text() == "keep me"
+
+
+def test_seed_flags_in_both_spellings_train_and_never_overwrite(tmp_path: Path):
+    common = [
+        "--env",
+        "LowerT1KickToTarget-v0",
+        "--timesteps",
+        "60",
+        "--device",
+        "cpu",
+        "--learning-starts",
+        "30",
+        "--batch_size",
+        "16",
+        "--set",
+        "actor_net=32",
+        "--critic-net",
+        "32",
+    ]
+    first = soccer_td3("train", *common, "--save_dir", str(tmp_path / "exp"))
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "exp" / "final" / "actor.safetensors").is_file()
+    config = (tmp_path / "exp" / "config.yaml").read_text()
+    assert "LowerT1KickToTarget-v0" in config and "batch_size: 16" in config
+    second = soccer_td3("train", *common, "--save-dir", str(tmp_path / "exp"))
+    assert second.returncode == 0, second.stderr
+    assert (tmp_path / "exp_1" / "final" / "actor.safetensors").is_file()
+    assert str(tmp_path / "exp_1") in second.stdout
+
+
+def test_seed_script_is_a_shim_over_the_same_cli():
+    result = subprocess.run(
+        [sys.executable, str(REPO / "training_scripts" / "train_td3_rl.py"), "--env", "Nope-v0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert_one_line_error(result, "unknown env id")
+
+
+def test_envs_lists_tasks_with_sizes():
+    result = soccer_td3("envs")
+    assert result.returncode == 0
+    line = next(
+        row for row in result.stdout.splitlines() if row.startswith("LowerT1GoaliePenaltyKick-v0")
+    )
+    assert line.split()[1:3] == ["45", "12"]

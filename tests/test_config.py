@@ -1,0 +1,95 @@
+from pathlib import Path
+
+import pytest
+
+from soccer_td3.config import PRESETS, TrainConfig, build_config, parse_net, parse_set_overrides
+from soccer_td3.errors import UserError
+
+
+def test_defaults_are_the_seed_task3_recipe():
+    c = TrainConfig()
+    assert c.actor_net == c.critic_net == [512, 256, 128, 64]
+    assert c.activation == "relu"
+    assert (c.learning_rate, c.batch_size, c.buffer_size) == (3e-4, 256, 1_000_000)
+    assert (c.learning_starts, c.train_freq, c.gradient_steps) == (10_000, 1, 1)
+    assert (c.tau, c.policy_delay, c.gamma) == (0.005, 2, 0.99)
+    assert (c.target_policy_noise, c.target_noise_clip, c.exploration_noise) == (0.2, 0.5, 0.1)
+    assert c.env == ["LowerT1GoaliePenaltyKick-v0"]
+
+
+def test_presets_apply_the_seed_columns():
+    assert build_config("balanced") == TrainConfig()
+    assert build_config("large").actor_net == [1024, 512, 256, 128]
+    assert build_config("very-deep").critic_net == [256, 256, 256, 256, 128]
+    base = build_config("baseline")
+    assert (base.actor_net, base.critic_net) == ([256], [256])
+    assert (base.learning_rate, base.batch_size, base.tau, base.target_policy_noise) == (
+        1e-4,
+        64,
+        0.001,
+        0.1,
+    )
+    assert set(PRESETS) == {"balanced", "large", "very-deep", "baseline"}
+
+
+def test_yaml_round_trip(tmp_path: Path):
+    original = build_config("baseline", overrides={"seed": 7, "actor_net": "128,64"})
+    original.to_yaml(tmp_path / "config.yaml")
+    assert build_config(config_file=tmp_path / "config.yaml") == original
+
+
+def test_overrides_win_over_config_file_which_wins_over_preset(tmp_path: Path):
+    (tmp_path / "c.yaml").write_text("learning_rate: 0.001\nbatch_size: 128\n")
+    c = build_config("baseline", tmp_path / "c.yaml", {"batch_size": 32})
+    assert (c.learning_rate, c.batch_size, c.tau) == (0.001, 32, 0.001)
+
+
+def test_set_values_are_read_as_yaml():
+    overrides = parse_set_overrides(["learning_rate=5e-4", "actor-net=64,32", "gamma=0.98"])
+    c = build_config(overrides=overrides)
+    assert (c.learning_rate, c.actor_net, c.gamma) == (5e-4, [64, 32], 0.98)
+    c = build_config(overrides=parse_set_overrides(["actor_net=[64, 32]"]))
+    assert c.actor_net == [64, 32]
+
+
+@pytest.mark.parametrize("text, sizes", [("512,256,128,64", [512, 256, 128, 64]), ("[64]", [64])])
+def test_net_strings_parse(text, sizes):
+    assert parse_net(text) == sizes
+
+
+@pytest.mark.parametrize(
+    "overrides, named",
+    [
+        ({"learning_rate": -1}, "learning_rate"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"tau": 0}, "tau"),
+        ({"tau": 1.5}, "tau"),
+        ({"gamma": 1.0}, "gamma"),
+        ({"gamma": -0.1}, "gamma"),
+        ({"actor_net": "512,-3"}, "actor_net"),
+        ({"critic_net": "512,,64"}, "critic_net"),
+        ({"critic_net": "abc"}, "critic_net"),
+        ({"env": ["NoSuchTask-v0"]}, "env"),
+        ({"batch_size": 512, "buffer_size": 100}, "batch_size"),
+        ({"policy_delay": 0}, "policy_delay"),
+    ],
+)
+def test_impossible_values_are_one_user_error_naming_the_field(overrides, named):
+    with pytest.raises(UserError) as info:
+        build_config(overrides=overrides)
+    message = str(info.value)
+    assert named in message and "\n" not in message
+
+
+def test_unknown_keys_are_rejected_everywhere(tmp_path: Path):
+    with pytest.raises(UserError, match="unknown setting 'lr'"):
+        parse_set_overrides(["lr=1e-3"])
+    with pytest.raises(UserError, match="not key=value"):
+        parse_set_overrides(["tau"])
+    (tmp_path / "c.yaml").write_text("lr: 0.001\n")
+    with pytest.raises(UserError, match="unknown setting 'lr'"):
+        build_config(config_file=tmp_path / "c.yaml")
+    with pytest.raises(UserError, match="unknown preset"):
+        build_config("huge")
+    with pytest.raises(UserError, match="does not exist"):
+        build_config(config_file=tmp_path / "missing.yaml")

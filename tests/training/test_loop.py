@@ -1,0 +1,52 @@
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from soccer_td3.agent.weights import ACTOR_FILE, CRITIC_FILE, load_actor
+from soccer_td3.envs.registry import make_env
+from soccer_td3.training.loop import train
+
+
+def test_a_300_step_real_run_writes_metrics_tensorboard_and_weights_that_act(
+    tiny_config, tmp_path: Path
+):
+    final = train(tiny_config, tmp_path)
+
+    with (tmp_path / "progress.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["time/total_timesteps"]) for r in rows] == [100, 200, 300]
+    trained = [r for r in rows if r["train/critic_loss"]]
+    assert len(trained) == 2  # losses exist only after learning_starts=100
+    for row in trained:
+        for key in ("train/critic_loss", "train/actor_loss", "train/q_mean", "time/fps"):
+            assert math.isfinite(float(row[key])), key
+    assert int(rows[-1]["train/n_updates"]) == 200
+    assert any(r["rollout/ep_rew_mean"] for r in rows) or int(rows[-1]["time/episodes"]) == 0
+
+    events = EventAccumulator(str(next((tmp_path / "tb").iterdir()).parent))
+    events.Reload()
+    assert "train/critic_loss" in events.Tags()["scalars"]
+    assert [e.step for e in events.Scalars("time/fps")] == [100, 200, 300]
+
+    assert (final / CRITIC_FILE).is_file()
+    actor = load_actor(final / ACTOR_FILE, expect_obs_dim=45, expect_act_dim=12)
+    env = make_env("LowerT1GoaliePenaltyKick-v0", seed=1)
+    obs, _ = env.reset(seed=1)
+    with torch.no_grad():
+        action = actor.to_env_units(actor(torch.as_tensor(obs))).numpy()
+    assert env.action_space.contains(action.astype(np.float32))
+    env.step(action)
+    env.close()
+
+
+def test_same_seed_same_run(tiny_config, tmp_path: Path):
+    tiny_config.timesteps = 150
+    tiny_config.log_interval = 150
+    a = load_actor(train(tiny_config, tmp_path / "a") / ACTOR_FILE)
+    b = load_actor(train(tiny_config, tmp_path / "b") / ACTOR_FILE)
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
