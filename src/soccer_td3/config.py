@@ -94,6 +94,16 @@ class TrainConfig(BaseModel):
     exploration_noise: float = Field(
         0.1, ge=0, description="Std of the Gaussian exploration noise on the normalised action."
     )
+    # --- speed (none of these changes the maths; bf16 rounds the matmul inputs)
+    num_envs: int = Field(
+        1, gt=0, description="Env copies stepped together; the update-to-data ratio is kept."
+    )
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32", description="Matmul precision of the update: bf16 autocast (AMX / tensor cores)."
+    )
+    compile: bool = Field(
+        False, description="torch.compile the update (CUDA graphs on GPU); costs a warm-up."
+    )
     # --- logging
     log_interval: int = Field(1000, gt=0, description="Env steps between metric rows.")
 

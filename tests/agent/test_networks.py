@@ -22,18 +22,22 @@ def test_twin_critic_is_two_independent_mlps_on_obs_and_action():
     obs, act = torch.randn(8, 45), torch.randn(8, 12)
     q = critic(obs, act)
     assert q.shape == (2, 8, 1)
-    for k in range(2):
+    for k, net in enumerate(critic.q_nets):
         x = torch.cat([obs, act], dim=1)
-        for i, (w, b) in enumerate(zip(critic.weights, critic.biases, strict=True)):
-            x = x @ w[k] + b[k]
-            x = F.relu(x) if i < len(critic.weights) - 1 else x
+        linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+        assert [layer.out_features for layer in linears] == [64, 32, 1]
+        for i, layer in enumerate(linears):
+            x = layer(x)
+            x = F.relu(x) if i < len(linears) - 1 else x
         torch.testing.assert_close(q[k], x)
     assert not torch.allclose(q[0], q[1])
-    torch.testing.assert_close(critic.q1(obs, act), q[0])
 
 
-def test_critic_init_matches_nn_linear_scale():
-    critic = TwinCritic(45, 12, [512])
-    bound = 1 / (45 + 12) ** 0.5
-    assert critic.weights[0].abs().max() <= bound
-    assert critic.weights[0].abs().max() > 0.9 * bound
+def test_q1_through_action_gives_q1_and_gradients_only_to_the_action():
+    critic = TwinCritic(45, 12, [64, 32])
+    obs, act = torch.randn(8, 45), torch.randn(8, 12, requires_grad=True)
+    q1 = critic.q1_through_action(obs, act)
+    torch.testing.assert_close(q1, critic(obs, act)[0])
+    q1.sum().backward()
+    assert act.grad is not None and act.grad.abs().sum() > 0
+    assert all(p.grad is None for p in critic.parameters())

@@ -20,15 +20,15 @@ def test_wraps_around_overwriting_the_oldest():
     for i in range(7):
         _add(buffer, i, 1)
     assert len(buffer) == 5 and buffer.pos == 2
-    assert buffer.rewards[:, 0].tolist() == [5, 6, 2, 3, 4]
-    assert torch.equal(buffer.next_obs[0], torch.full((3,), 5.5))
+    assert buffer.contents().rewards[:, 0].tolist() == [5, 6, 2, 3, 4]
+    assert torch.equal(buffer.contents().next_obs[0], torch.full((3,), 5.5))
 
 
 def test_vector_add_wraps_across_the_end():
     buffer = ReplayBuffer(5, 3, 2)
     _add(buffer, 0, 4)
     _add(buffer, 4, 3)
-    assert buffer.rewards[:, 0].tolist() == [5, 6, 2, 3, 4] and buffer.pos == 2
+    assert buffer.contents().rewards[:, 0].tolist() == [5, 6, 2, 3, 4] and buffer.pos == 2
 
 
 def test_samples_only_filled_rows_uniformly():
@@ -47,4 +47,4 @@ def test_dones_record_termination():
     buffer = ReplayBuffer(10, 3, 2)
     _add(buffer, 0, 2, terminated=False)
     _add(buffer, 2, 1, terminated=True)
-    assert buffer.dones[:3, 0].tolist() == [0.0, 0.0, 1.0]
+    assert buffer.contents().dones[:3, 0].tolist() == [0.0, 0.0, 1.0]

@@ -44,7 +44,7 @@ def test_truncation_is_stored_as_not_done():
             )
             obs = next_obs
         assert truncated[0] and not terminated[0]
-        assert buffer.dones[:5, 0].tolist() == [0.0] * 5
-        assert np.allclose(buffer.next_obs[4].numpy(), infos["final_obs"][0])
+        assert buffer.contents().dones[:5, 0].tolist() == [0.0] * 5
+        assert np.allclose(buffer.contents().next_obs[4].numpy(), infos["final_obs"][0])
     finally:
         envs.close()

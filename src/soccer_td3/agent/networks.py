@@ -2,13 +2,11 @@
 
 The actor ends in tanh and works in normalised actions ([-1, 1]); `to_env_units` rescales to
 the env's torque bounds, so the buffer, the noise and the target smoothing all live in one unit.
-The twin critics are one batched ensemble (weights [2, in, out], one baddbmm per layer): both
-Qs cost one kernel per layer instead of two.
+The twin critics are two plain Linear stacks (see TwinCritic for the measurement that chose them).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 
@@ -21,6 +19,7 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "tanh": torch.tanh,
     "elu": F.elu,
 }
+ACTIVATION_MODULES: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}
 
 
 class Actor(nn.Module):
@@ -39,8 +38,7 @@ class Actor(nn.Module):
         self.obs_dim, self.act_dim = obs_dim, act_dim
         self.hidden = list(hidden)
         self.activation = activation
-        dims = [obs_dim, *hidden, act_dim]
-        self.layers = nn.ModuleList(nn.Linear(i, o) for i, o in pairwise(dims))
+        self.net = mlp(obs_dim, hidden, act_dim, activation)
         low = torch.as_tensor(action_low, dtype=torch.float32)
         high = torch.as_tensor(action_high, dtype=torch.float32)
         if low.shape != (act_dim,) or high.shape != (act_dim,):
@@ -49,64 +47,50 @@ class Actor(nn.Module):
         self.register_buffer("action_bias", (high + low) / 2)
 
     def forward(self, obs: Tensor) -> Tensor:
-        act = ACTIVATIONS[self.activation]
-        x = obs
-        for layer in self.layers[:-1]:
-            x = act(layer(x))
-        return torch.tanh(self.layers[-1](x))
+        return torch.tanh(self.net(obs))
 
     def to_env_units(self, normalised_action: Tensor) -> Tensor:
         return normalised_action * self.action_scale + self.action_bias
 
 
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str) -> nn.Sequential:
+    """Linear layers with `activation` between them and none after the last."""
+    dims = [in_dim, *hidden, out_dim]
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in pairwise(dims):
+        layers += [nn.Linear(fan_in, fan_out), ACTIVATION_MODULES[activation]()]
+    return nn.Sequential(*layers[:-1])
+
+
 class TwinCritic(nn.Module):
-    """Two Q-networks stored as one ensemble; forward returns Q-values of shape [2, batch, 1]."""
+    """Two independent Q-networks on (obs, action); forward returns both, shape [2, batch, 1].
+
+    Kept as two plain Linear stacks, not one batched [2, in, out] ensemble: measured on this
+    2-core CPU, a forward+backward of both critics at batch 256 takes 3.7 ms as two stacks
+    against 4.5 ms as baddbmm (bench/update.py), and two stacks map 1:1 onto SB3's `qf0`/`qf1`.
+    """
 
     def __init__(
-        self,
-        obs_dim: int,
-        act_dim: int,
-        hidden: Sequence[int],
-        activation: str = "relu",
-        n_critics: int = 2,
+        self, obs_dim: int, act_dim: int, hidden: Sequence[int], activation: str = "relu"
     ) -> None:
         super().__init__()
         self.obs_dim, self.act_dim = obs_dim, act_dim
         self.hidden = list(hidden)
         self.activation = activation
-        self.n_critics = n_critics
-        dims = [obs_dim + act_dim, *hidden, 1]
-        self.weights = nn.ParameterList()
-        self.biases = nn.ParameterList()
-        for fan_in, fan_out in pairwise(dims):
-            # Same distribution as nn.Linear's default init (kaiming_uniform with a=sqrt(5)),
-            # so the ensemble starts where two separate Linear stacks would.
-            bound = 1.0 / math.sqrt(fan_in)
-            self.weights.append(
-                nn.Parameter(torch.empty(n_critics, fan_in, fan_out).uniform_(-bound, bound))
-            )
-            self.biases.append(
-                nn.Parameter(torch.empty(n_critics, 1, fan_out).uniform_(-bound, bound))
-            )
+        self.q_nets = nn.ModuleList(mlp(obs_dim + act_dim, hidden, 1, activation) for _ in range(2))
 
     def forward(self, obs: Tensor, action: Tensor) -> Tensor:
-        act = ACTIVATIONS[self.activation]
         x = torch.cat([obs, action], dim=-1)
-        x = x.unsqueeze(0).expand(self.n_critics, *x.shape)
-        last = len(self.weights) - 1
-        for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
-            x = torch.baddbmm(bias, x, weight)
-            if i < last:
-                x = act(x)
-        return x
+        return torch.stack([q(x) for q in self.q_nets])
 
-    def q1(self, obs: Tensor, action: Tensor) -> Tensor:
-        """The first Q alone: the actor's loss needs only it, at half the cost."""
+    def q1_through_action(self, obs: Tensor, action: Tensor) -> Tensor:
+        """Q1 with its weights held constant: the actor's loss needs d Q1 / d action only, so
+        no gradient is computed for the critic's weights (SB3 computes and discards them)."""
         act = ACTIVATIONS[self.activation]
         x = torch.cat([obs, action], dim=-1)
-        last = len(self.weights) - 1
-        for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
-            x = torch.addmm(bias[0], x, weight[0])
-            if i < last:
+        linears = [m for m in self.q_nets[0] if isinstance(m, nn.Linear)]
+        for i, layer in enumerate(linears):
+            x = F.linear(x, layer.weight.detach(), layer.bias.detach())
+            if i < len(linears) - 1:
                 x = act(x)
         return x

@@ -111,6 +111,13 @@ def build_learner(config: TrainConfig, obs_dim: int, act_dim: int, low, high, de
     )
 
 
+@torch.inference_mode()
+def noisy_action(learner: TD3Learner, obs: torch.Tensor, sigma: float) -> torch.Tensor:
+    """The policy's normalised action plus Gaussian exploration noise, kept in [-1, 1]."""
+    action = learner.actor(obs)
+    return (action + sigma * torch.randn_like(action)).clamp(-1.0, 1.0)
+
+
 def train(
     config: TrainConfig, run_dir: Path, use_wandb: bool = False, console: Console | None = None
 ) -> Path:
@@ -127,7 +134,7 @@ def train(
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
 
-    envs = make_vector_env(task, num_envs=1, seed=config.seed)
+    envs = make_vector_env(task, num_envs=config.num_envs, seed=config.seed)
     low, high = envs.single_action_space.low, envs.single_action_space.high
     learner = build_learner(config, spec.obs_dim, spec.act_dim, low, high, device)
     # Never more transitions than steps: a short run need not preallocate a 1M-row buffer.
@@ -143,6 +150,7 @@ def train(
     obs, _ = envs.reset(seed=config.seed)
     start_time = time.perf_counter()
     step = 0
+    untrained_steps = 0  # env steps not yet matched by a training round (keeps the UTD ratio)
     next_log = config.log_interval
 
     progress = Progress(
@@ -158,16 +166,12 @@ def train(
     try:
         with progress:
             while step < config.timesteps:
-                obs_t = torch.as_tensor(obs, dtype=torch.float32, device=device)
+                obs_t = torch.as_tensor(obs, dtype=torch.float32).to(device)  # one crossing
                 if step < config.learning_starts:
-                    action = torch.as_tensor(
-                        rng.uniform(-1.0, 1.0, (num_envs, spec.act_dim)), dtype=torch.float32
-                    ).to(device)
+                    uniform = rng.uniform(-1.0, 1.0, (num_envs, spec.act_dim))
+                    action = torch.as_tensor(uniform, dtype=torch.float32).to(device)
                 else:
-                    with torch.no_grad():
-                        action = learner.actor(obs_t)
-                        action = action + config.exploration_noise * torch.randn_like(action)
-                        action = action.clamp(-1.0, 1.0)
+                    action = noisy_action(learner, obs_t, config.exploration_noise)
                 env_action = learner.actor.to_env_units(action).cpu().numpy()
 
                 next_obs, reward, terminated, truncated, infos = envs.step(env_action)
@@ -182,27 +186,33 @@ def train(
                 obs = next_obs
                 step += num_envs
 
-                if step > config.learning_starts and step % config.train_freq == 0:
-                    for _ in range(config.gradient_steps):
-                        losses.add(learner.update(buffer.sample(config.batch_size)))
+                if step > config.learning_starts:
+                    # gradient_steps every train_freq env steps, whatever the number of envs.
+                    untrained_steps += num_envs
+                    while untrained_steps >= config.train_freq:
+                        untrained_steps -= config.train_freq
+                        for _ in range(config.gradient_steps):
+                            losses.add(learner.update(buffer.sample(config.batch_size)))
 
                 if step >= next_log or step >= config.timesteps:
-                    fps = step / (time.perf_counter() - start_time)
+                    elapsed = time.perf_counter() - start_time
+                    fps = step / elapsed
                     row = {
                         **stats.metrics(),
                         **losses.drain(),
                         "time/fps": fps,
+                        "time/time_elapsed": elapsed,
                         "time/episodes": stats.count,
                         "train/n_updates": learner.n_updates,
                     }
                     logger.record(step, row)
-                    next_log += config.log_interval
+                    next_log = (step // config.log_interval + 1) * config.log_interval
                     rew = row.get("rollout/ep_rew_mean")
                     status = f"{fps:6.0f} steps/s" + (
                         f"  ep_rew_mean {rew:8.2f}" if rew is not None else ""
                     )
                     progress.update(bar, completed=step, status=status)
-                elif step % 100 == 0:
+                elif step % 100 < num_envs:
                     progress.update(bar, completed=step)
     finally:
         logger.close()

@@ -1,0 +1,160 @@
+"""What one TD3 update costs, and how close it gets to this machine's matmul floor.
+
+The floor is measured, not quoted: every matmul the update performs (forward, input-gradient
+and weight-gradient products of each Linear, averaged over `policy_delay`) is timed on its own
+at its real shape and precision; their sum is the time an update would take if nothing but
+matmuls ran, at the speed this CPU/GPU really delivers for them. The fraction printed is
+floor / measured update time.
+
+    python bench/update.py                    # fp32 and bf16, eager and compiled
+    python bench/update.py --precision fp32 --no-compile
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from itertools import pairwise
+
+import numpy as np
+import torch
+
+from soccer_td3.agent.replay import ReplayBuffer
+from soccer_td3.agent.td3 import Acceleration, TD3Hyperparams, TD3Learner
+from soccer_td3.config import PRESETS, build_config
+
+OBS_DIM, ACT_DIM = 45, 12  # LowerT1GoaliePenaltyKick-v0
+
+
+def matmul_shapes(actor_net: list[int], critic_net: list[int], batch: int, delay: int):
+    """(m, k, n, count per update) of every matmul in one update, averaged over `delay`."""
+    shapes: list[tuple[int, int, int, float]] = []
+    actor_layers = list(pairwise([OBS_DIM, *actor_net, ACT_DIM]))
+    critic_layers = list(pairwise([OBS_DIM + ACT_DIM, *critic_net, 1]))
+    actor_step = 1.0 / delay
+    for i, (k, n) in enumerate(actor_layers):
+        shapes.append((batch, k, n, 1.0 + actor_step))  # target actor fwd; actor fwd
+        shapes.append((k, batch, n, actor_step))  # weight grad
+        if i > 0:
+            shapes.append((batch, n, k, actor_step))  # input grad
+    for i, (k, n) in enumerate(critic_layers):
+        shapes.append((batch, k, n, 2 * 2.0 + actor_step))  # 2 critics: target + online fwd; q1
+        shapes.append((k, batch, n, 2 * 1.0))  # weight grads of both critics
+        shapes.append((batch, n, k, 2 * (1.0 if i > 0 else 0.0) + actor_step))  # input grads
+    return shapes
+
+
+def time_it(fn, repeats: int, inner: int) -> float:
+    """Median seconds per call over `repeats` runs of `inner` calls (medians resist hiccups)."""
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        samples.append((time.perf_counter() - start) / inner)
+    return statistics.median(samples)
+
+
+def matmul_floor(shapes, dtype: torch.dtype, device: str) -> tuple[float, float]:
+    """Seconds and FLOPs of the update's matmuls, each timed alone at its shape."""
+    seconds = flops = 0.0
+    for m, k, n, count in shapes:
+        a = torch.randn(m, k, dtype=dtype, device=device)
+        b = torch.randn(k, n, dtype=dtype, device=device)
+        for _ in range(20):
+            a @ b
+        seconds += count * time_it(lambda a=a, b=b: a @ b, repeats=5, inner=200)
+        flops += count * 2 * m * k * n
+    return seconds, flops
+
+
+def update_time(
+    config, acceleration: Acceleration, device: str, updates: int
+) -> tuple[float, float]:
+    """(seconds per update, warm-up seconds) of the real learner on a filled buffer."""
+    torch.manual_seed(0)
+    hp = TD3Hyperparams(
+        config.gamma,
+        config.tau,
+        config.policy_delay,
+        config.target_policy_noise,
+        config.target_noise_clip,
+    )
+    learner = TD3Learner.build(
+        OBS_DIM,
+        ACT_DIM,
+        [-1.0] * ACT_DIM,
+        [1.0] * ACT_DIM,
+        config.actor_net,
+        config.critic_net,
+        hp,
+        config.learning_rate,
+        device=device,
+        acceleration=acceleration,
+    )
+    buffer = ReplayBuffer(50_000, OBS_DIM, ACT_DIM, device)
+    rng = np.random.default_rng(0)
+    buffer.add(
+        rng.normal(size=(50_000, OBS_DIM)),
+        rng.uniform(-1, 1, (50_000, ACT_DIM)),
+        rng.normal(size=50_000),
+        rng.normal(size=(50_000, OBS_DIM)),
+        np.zeros(50_000),
+    )
+    start = time.perf_counter()
+    for _ in range(2 * config.policy_delay):  # compiles both paths when compiled
+        learner.update(buffer.sample(config.batch_size))
+    warmup = time.perf_counter() - start
+    for _ in range(20):
+        learner.update(buffer.sample(config.batch_size))
+    per_update = time_it(lambda: learner.update(buffer.sample(config.batch_size)), 5, updates // 5)
+    return per_update, warmup
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="balanced", choices=list(PRESETS))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], action="append")
+    parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="only compiled (--compile) or only eager (--no-compile)",
+    )
+    parser.add_argument("--updates", type=int, default=500)
+    args = parser.parse_args()
+    config = build_config(args.preset)
+    precisions = args.precision or ["fp32", "bf16"]
+    compiles = [False, True] if args.compile is None else [args.compile]
+    shapes = matmul_shapes(
+        config.actor_net, config.critic_net, config.batch_size, config.policy_delay
+    )
+    print(
+        f"preset {args.preset}, batch {config.batch_size}, device {args.device}, "
+        f"{torch.get_num_threads()} threads, torch {torch.__version__}"
+    )
+    print(
+        f"{'precision':9} {'mode':8} {'ms/update':>9} {'updates/s':>9} {'GFLOP/s':>8} "
+        f"{'floor ms':>8} {'of floor':>8} {'warm-up s':>9}"
+    )
+    for precision in precisions:
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+        floor_s, flops = matmul_floor(shapes, dtype, args.device)
+        for compiled in compiles:
+            per_update, warmup = update_time(
+                config, Acceleration(precision, compiled), args.device, args.updates
+            )
+            print(
+                f"{precision:9} {'compiled' if compiled else 'eager':8} "
+                f"{per_update * 1e3:9.2f} {1 / per_update:9.1f} {flops / per_update / 1e9:8.0f} "
+                f"{floor_s * 1e3:8.2f} {floor_s / per_update:8.0%} {warmup:9.1f}"
+            )
+    print(f"one update = {flops / 1e9:.3f} GFLOP")
+
+
+if __name__ == "__main__":
+    main()
