@@ -169,8 +169,10 @@ def main() -> None:
     defaults = build_config()
     precision = args.precision or defaults.precision
     compiled = defaults.compile if args.compile is None else args.compile
-    print(f"soccer_td3: {ours:8.1f} env steps/s while training "
-          f"({precision}, {'compiled' if compiled else 'eager'})")
+    print(
+        f"soccer_td3: {ours:8.1f} env steps/s while training "
+        f"({precision}, {'compiled' if compiled else 'eager'})"
+    )
     if args.skip_sb3:
         return
     warn_if_busy()

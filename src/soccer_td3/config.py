@@ -104,6 +104,11 @@ class TrainConfig(BaseModel):
     compile: bool = Field(
         False, description="torch.compile the update (CUDA graphs on GPU); costs a warm-up."
     )
+    cpu_matmul: Literal["onednn", "blas"] = Field(
+        "onednn",
+        description="Who runs fp32 Linear products on the CPU: oneDNN (2x MKL on AMD EPYC "
+        "here) or PyTorch's BLAS.",
+    )
     # --- logging
     log_interval: int = Field(1000, gt=0, description="Env steps between metric rows.")
 

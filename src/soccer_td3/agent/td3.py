@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from soccer_td3.agent.networks import Actor, TwinCritic
+from soccer_td3.agent.onednn_linear import set_onednn
 from soccer_td3.agent.replay import ReplayBatch
 
 
@@ -41,6 +42,7 @@ class Acceleration:
 
     precision: str = "fp32"  # "fp32" | "bf16"
     compile: bool = False
+    cpu_matmul: str = "onednn"  # "onednn" | "blas": who runs fp32 Linear products on the CPU
 
 
 def smoothed_target_action(
@@ -94,6 +96,8 @@ class TD3Learner:
 
     def __post_init__(self) -> None:
         self.device_type = next(self.actor.parameters()).device.type
+        for net in (self.actor, self.critic, self.actor_target, self.critic_target):
+            set_onednn(net, self.acceleration.cpu_matmul == "onednn")
         self._targets = [*self.actor_target.parameters(), *self.critic_target.parameters()]
         self._onlines = [*self.actor.parameters(), *self.critic.parameters()]
         self.critic_loss_fn: Callable = critic_loss

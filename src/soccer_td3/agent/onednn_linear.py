@@ -1,0 +1,88 @@
+"""fp32 Linear layers through oneDNN instead of the BLAS PyTorch links (MKL).
+
+Why: MKL picks its kernels by CPU vendor. On the AMD EPYC (Zen, AVX-512) of this project's
+machines it runs its AVX2 path: ~195 GFLOP/s on a [256,512]x[512,256] product, where oneDNN,
+which dispatches on the instruction set, reaches ~390 GFLOP/s for the same fp32 product with
+the same IEEE fp32 arithmetic (bench/update.py shows both). The forward and both backward
+products (input and weight gradients) go through `torch.ops.mkldnn._linear_pointwise`, which
+takes ordinary strided tensors, so no layout conversion is paid.
+Only fp32 on the CPU outside autocast takes this path; bf16 autocast already reaches oneDNN
+(and AMX where present) through PyTorch's own matmul.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+_linear_pointwise = torch.ops.mkldnn._linear_pointwise
+
+
+def onednn_available() -> bool:
+    return torch.backends.mkldnn.is_available()
+
+
+class _OneDnnLinear(torch.autograd.Function):
+    """y = x @ W^T + b with all three products in oneDNN; gradients as nn.Linear's."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        # A strided input (a column slice of a replay batch) sends oneDNN's weight-gradient
+        # product down a reorder path 50x slower (65 ms vs 1.2 ms for the actor): copy it once.
+        x = x.contiguous()
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        return _linear_pointwise(x, weight, bias, "none", [], "")
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, weight = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            # grad @ W: W.t() is a [in, out] view used as oneDNN's [N, K] weight, no copy.
+            grad_x = _linear_pointwise(grad, weight.t(), None, "none", [], "")
+        if ctx.needs_input_grad[1]:
+            # grad^T @ x: the batch is the reduction dim; x.t() is again a free weight view.
+            grad_w = _linear_pointwise(grad.t().contiguous(), x.t(), None, "none", [], "")
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad.sum(0)
+        return grad_x, grad_w, grad_b
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None, onednn: bool) -> Tensor:
+    """F.linear, through oneDNN when asked and when it applies (fp32 on the CPU, no autocast)."""
+    if (
+        onednn
+        and x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and x.dim() == 2
+        and not torch.is_autocast_enabled("cpu")
+        # Inductor lowers _linear_pointwise only for frozen (constant) weights.
+        and not torch.compiler.is_compiling()
+    ):
+        return _OneDnnLinear.apply(x, weight, bias)
+    return F.linear(x, weight, bias)
+
+
+class FastLinear(nn.Linear):
+    """nn.Linear (same parameters, same state_dict keys) that can run through oneDNN."""
+
+    onednn: bool = False
+
+    def forward(self, x: Tensor) -> Tensor:
+        return linear(x, self.weight, self.bias, self.onednn)
+
+
+# oneDNN pays ~15 us per call before any arithmetic: at batch 256 it loses on small weights
+# (64x12: 19 us vs MKL's 10; 64x1: 18 vs 3), ties at 128x64 and wins from 57x512 up (61 vs 99).
+ONEDNN_MIN_WEIGHT_ELEMENTS = 16_384
+
+
+def set_onednn(module: nn.Module, enabled: bool) -> None:
+    """Route the FastLinear layers of `module` that gain from it through oneDNN."""
+    for layer in module.modules():
+        if isinstance(layer, FastLinear):
+            big_enough = layer.in_features * layer.out_features >= ONEDNN_MIN_WEIGHT_ELEMENTS
+            layer.onednn = enabled and big_enough and onednn_available()
