@@ -84,6 +84,14 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
                 metavar="TASK_ID",
                 help=_field_help(name),
             )
+        elif TrainConfig.model_fields[name].annotation is bool:
+            train.add_argument(
+                *_spellings(name),
+                dest=name,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=_field_help(name),
+            )
         else:
             train.add_argument(
                 *_spellings(name),

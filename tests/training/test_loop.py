@@ -3,10 +3,12 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from soccer_td3.agent.weights import ACTOR_FILE, CRITIC_FILE, load_actor
+from soccer_td3.config import TrainConfig
 from soccer_td3.envs.registry import make_env
 from soccer_td3.training.loop import train
 
@@ -50,3 +52,32 @@ def test_same_seed_same_run(tiny_config, tmp_path: Path):
     b = load_actor(train(tiny_config, tmp_path / "b") / ACTOR_FILE)
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(pa, pb)
+
+
+@pytest.mark.parametrize("speed", [{"compile": True}, {"precision": "bf16"}])
+def test_3000_step_runs_compiled_or_bf16_give_finite_losses(speed, tmp_path: Path):
+    config = TrainConfig(
+        timesteps=3000, learning_starts=1000, log_interval=1000, device="cpu", **speed
+    )
+    train(config, tmp_path)
+    with (tmp_path / "progress.csv").open() as handle:
+        rows = [r for r in csv.DictReader(handle) if r["train/critic_loss"]]
+    assert len(rows) == 2 and int(rows[-1]["train/n_updates"]) == 2000
+    for row in rows:
+        for key in ("train/critic_loss", "train/actor_loss", "train/q_mean"):
+            assert math.isfinite(float(row[key])), (key, row[key])
+
+
+def test_two_envs_keep_the_update_to_data_ratio_and_log_each_episode(tiny_config, tmp_path: Path):
+    tiny_config.num_envs = 2
+    tiny_config.timesteps = 800
+    train(tiny_config, tmp_path)
+    with (tmp_path / "progress.csv").open() as handle:
+        last = list(csv.DictReader(handle))[-1]
+    assert int(last["time/total_timesteps"]) == 800
+    assert int(last["train/n_updates"]) == 800 - 100  # one gradient step per env step
+    with (tmp_path / "episodes.csv").open() as handle:
+        episodes = list(csv.DictReader(handle))
+    assert len(episodes) == int(last["time/episodes"]) > 0
+    assert {e["env"] for e in episodes} == {"0", "1"}  # random torques fall within ~300 steps
+    assert all(math.isfinite(float(e["return"])) and int(e["length"]) > 0 for e in episodes)

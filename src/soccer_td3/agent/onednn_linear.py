@@ -58,6 +58,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None, onednn: bool) -> Tens
         and x.device.type == "cpu"
         and x.dtype == torch.float32
         and x.dim() == 2
+        and x.shape[0] >= ONEDNN_MIN_ROWS
         and not torch.is_autocast_enabled("cpu")
         # Inductor lowers _linear_pointwise only for frozen (constant) weights.
         and not torch.compiler.is_compiling()
@@ -78,6 +79,8 @@ class FastLinear(nn.Linear):
 # oneDNN pays ~15 us per call before any arithmetic: at batch 256 it loses on small weights
 # (64x12: 19 us vs MKL's 10; 64x1: 18 vs 3), ties at 128x64 and wins from 57x512 up (61 vs 99).
 ONEDNN_MIN_WEIGHT_ELEMENTS = 16_384
+# ... and on few rows: the per-step actor call (batch 1) takes 86 us through oneDNN, 39 via MKL.
+ONEDNN_MIN_ROWS = 32
 
 
 def set_onednn(module: nn.Module, enabled: bool) -> None:

@@ -51,11 +51,11 @@ class EpisodeStats:
     def empty(cls) -> EpisodeStats:
         return cls(*(deque(maxlen=EPISODE_WINDOW) for _ in range(3)))
 
-    def add(self, episode_return: float, length: int, info: dict) -> None:
-        self.returns.append(episode_return)
-        self.lengths.append(length)
-        if "success" in info:
-            self.successes.append(float(bool(info["success"])))
+    def add(self, episode: dict[str, float]) -> None:
+        self.returns.append(episode["return"])
+        self.lengths.append(episode["length"])
+        if "success" in episode:
+            self.successes.append(episode["success"])
         self.count += 1
 
     def metrics(self) -> dict[str, float]:
@@ -181,7 +181,11 @@ def train(
                 episode_return += reward
                 episode_length += 1
                 for i, info in zip(np.flatnonzero(ended), final_infos(infos, ended), strict=True):
-                    stats.add(float(episode_return[i]), int(episode_length[i]), info)
+                    episode = {"return": float(episode_return[i]), "length": int(episode_length[i])}
+                    if "success" in info:
+                        episode["success"] = float(bool(info["success"]))
+                    stats.add(episode)
+                    logger.record_episode(step + num_envs, int(i), episode)
                     episode_return[i], episode_length[i] = 0.0, 0
                 obs = next_obs
                 step += num_envs

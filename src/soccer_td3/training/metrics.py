@@ -51,6 +51,7 @@ class MetricsLogger:
         from torch.utils.tensorboard import SummaryWriter
 
         self.csv = CsvSink(run_dir / "progress.csv")
+        self.episodes = CsvSink(run_dir / "episodes.csv")
         self.tensorboard = SummaryWriter(str(run_dir / "tb"))
         self.wandb_run = _start_wandb(run_dir, config or {}) if use_wandb else None
 
@@ -61,6 +62,10 @@ class MetricsLogger:
             self.tensorboard.add_scalar(key, value, step)
         if self.wandb_run is not None:
             self.wandb_run.log(row, step=step)
+
+    def record_episode(self, step: int, env_index: int, info: dict[str, float]) -> None:
+        """One row per finished episode (SB3's monitor.csv, for all envs in one file)."""
+        self.episodes.write({STEP_KEY: step, "env": env_index, **info})
 
     def close(self) -> None:
         self.tensorboard.close()
