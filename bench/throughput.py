@@ -32,6 +32,7 @@ LOG_EVERY = 100  # ours logs a timed row this often; the timing window starts an
 
 
 def warn_if_busy() -> None:
+    """Checked once, before anything runs: later the load average counts our own run."""
     load = os.getloadavg()[0]
     cores = os.cpu_count() or 1
     if load > 0.5:
@@ -162,7 +163,7 @@ def main() -> None:
     )
     print(
         f"task {TASK}, preset {args.preset}, learning_starts {args.learning_starts}, "
-        f"timed training steps {args.steps}"
+        f"training steps {args.steps} (timed: the last {args.steps - args.warmup})"
     )
     warn_if_busy()
     ours = ours_steps_per_second(args)
@@ -175,7 +176,6 @@ def main() -> None:
     )
     if args.skip_sb3:
         return
-    warn_if_busy()
     sb3 = sb3_steps_per_second(args)
     print(f"sb3 TD3:    {sb3:8.1f} env steps/s while training")
     print(f"ratio={ours / sb3:.2f}")
