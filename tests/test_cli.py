@@ -41,6 +41,23 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> N
         (["--tau", "2"], ["tau", "less than or equal to 1"]),
         (["--preset", "huge"], ["invalid choice", "--help"]),
         (["--no-such-flag"], ["unrecognized arguments", "--help"]),
+        (["--net", "256,0"], ["actor_net", "positive"]),
+        (
+            [
+                "--env",
+                "LowerT1GoaliePenaltyKick-v0",
+                "--second_env",
+                "LowerT1KickToTarget-v0",
+                "--obs",
+                "raw",
+            ],
+            ["obs raw takes one task", "obs features"],
+        ),
+        (
+            ["--env", "LowerT1GoaliePenaltyKick-v0", "--second-env", "T1KickToTarget-v0"],
+            ["different action sizes"],
+        ),
+        (["--env", "T1KickToTarget-v0", "--obs", "features"], ["no layout for T1KickToTarget-v0"]),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args, words):
@@ -103,3 +120,25 @@ def test_envs_lists_tasks_with_sizes():
         row for row in result.stdout.splitlines() if row.startswith("LowerT1GoaliePenaltyKick-v0")
     )
     assert line.split()[1:3] == ["45", "12"]
+
+
+def test_net_and_second_env_build_the_config(tmp_path: Path):
+    from soccer_td3.cli import _config_from_args, build_parser
+
+    args = build_parser().parse_args(
+        [
+            "train",
+            "--env",
+            "LowerT1GoaliePenaltyKick-v0",
+            "--second_env",
+            "LowerT1KickToTarget-v0",
+            "--net",
+            "64,32",
+            "--critic-net",
+            "128",
+        ]
+    )
+    config = _config_from_args(args)
+    assert config.env == ["LowerT1GoaliePenaltyKick-v0", "LowerT1KickToTarget-v0"]
+    assert config.observation_mode == "features"
+    assert (config.actor_net, config.critic_net) == ([64, 32], [128])

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from soccer_td3.config import PRESETS, TrainConfig, build_config, parse_set_overrides
+from soccer_td3.config import DEFAULT_TASK, PRESETS, TrainConfig, build_config, parse_set_overrides
 from soccer_td3.errors import UserError
 
 
@@ -74,6 +74,21 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="Also log to Weights & Biases (offline unless WANDB_API_KEY is set).",
     )
+    train.add_argument(
+        *_spellings("second_env"),
+        dest="second_env",
+        action="append",
+        default=[],
+        metavar="TASK_ID",
+        help="Another task for the same agent (the seed's flag): --env A --second_env B "
+        "trains one agent on both, like --env A --env B.",
+    )
+    train.add_argument(
+        "--net",
+        metavar="SIZES",
+        help="Hidden layer sizes of actor and critics at once, e.g. 512,256,128,64 "
+        "(--actor-net / --critic-net, when given, win for their network).",
+    )
     for name in TrainConfig.model_fields:
         if name == "env":
             train.add_argument(
@@ -114,9 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     overrides: dict[str, Any] = parse_set_overrides(args.set_pairs)
+    if args.net is not None:
+        overrides.update(actor_net=args.net, critic_net=args.net)
     overrides.update(
         {name: getattr(args, name) for name in TrainConfig.model_fields if hasattr(args, name)}
     )
+    if args.second_env:
+        overrides["env"] = [*getattr(args, "env", [DEFAULT_TASK]), *args.second_env]
     return build_config(args.preset, args.config, overrides)
 
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from soccer_td3.envs.observation import FEATURE_TASKS
 from soccer_td3.envs.registry import TASKS
 from soccer_td3.errors import UserError
 
@@ -55,6 +56,11 @@ class TrainConfig(BaseModel):
         default_factory=lambda: [DEFAULT_TASK],
         description="Task id(s) to train on (see `soccer-td3 envs`).",
     )
+    obs: Literal["auto", "raw", "features"] = Field(
+        "auto",
+        description="Observation: the task's own (raw, one task only) or the shared feature "
+        "vector of envs/observation.py (features); auto = raw for one task, features for several.",
+    )
     timesteps: int = Field(5_000_000, gt=0, description="Total environment steps to train for.")
     seed: int = Field(0, ge=0, description="Seed for the envs, the networks and the noise.")
     device: Literal["auto", "cpu", "cuda"] = Field(
@@ -96,7 +102,9 @@ class TrainConfig(BaseModel):
     )
     # --- speed (none of these changes the maths; bf16 rounds the matmul inputs)
     num_envs: int = Field(
-        1, gt=0, description="Env copies stepped together; the update-to-data ratio is kept."
+        1,
+        gt=0,
+        description="Env copies per task, stepped together; gradient steps per env step are kept.",
     )
     precision: Literal["fp32", "bf16"] = Field(
         "fp32", description="Matmul precision of the update: bf16 autocast (AMX / tensor cores)."
@@ -134,12 +142,34 @@ class TrainConfig(BaseModel):
     def _consistent(self) -> TrainConfig:
         if not self.env:
             raise ValueError("env is empty; give at least one task id (see `soccer-td3 envs`)")
+        if len({TASKS[t].act_dim for t in self.env}) > 1:
+            raise ValueError(
+                "the tasks have different action sizes; train tasks of one robot together"
+            )
+        if self.obs == "raw" and len(self.env) > 1:
+            raise ValueError(
+                "obs raw takes one task (the tasks' own observations differ in size); "
+                "use obs features for several tasks"
+            )
+        if self.observation_mode == "features":
+            unsupported = [t for t in self.env if t not in FEATURE_TASKS]
+            if unsupported:
+                raise ValueError(
+                    f"obs features has no layout for {', '.join(unsupported)}; it covers "
+                    f"{', '.join(FEATURE_TASKS)} (use obs raw for a single other task)"
+                )
         if self.batch_size > self.buffer_size:
             raise ValueError(
                 f"batch_size {self.batch_size} exceeds buffer_size {self.buffer_size}; "
                 "lower batch_size or raise buffer_size"
             )
         return self
+
+    @property
+    def observation_mode(self) -> str:
+        if self.obs == "auto":
+            return "raw" if len(self.env) == 1 else "features"
+        return self.obs
 
     def to_yaml(self, path: Path) -> None:
         path.write_text(yaml.safe_dump(self.model_dump(), sort_keys=False))

@@ -9,6 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from soccer_td3.agent.weights import ACTOR_FILE, CRITIC_FILE, load_actor
 from soccer_td3.config import TrainConfig
+from soccer_td3.envs.observation import FEATURE_SIZE
 from soccer_td3.envs.registry import make_env
 from soccer_td3.training.loop import train
 
@@ -81,3 +82,19 @@ def test_two_envs_keep_the_update_to_data_ratio_and_log_each_episode(tiny_config
     assert len(episodes) == int(last["time/episodes"]) > 0
     assert {e["env"] for e in episodes} == {"0", "1"}  # random torques fall within ~300 steps
     assert all(math.isfinite(float(e["return"])) and int(e["length"]) > 0 for e in episodes)
+
+
+def test_multi_task_run_logs_each_task(tiny_config, tmp_path: Path):
+    tiny_config.env = ["LowerT1GoaliePenaltyKick-v0", "LowerT1KickToTarget-v0"]
+    tiny_config.timesteps = 400
+    final = train(tiny_config, tmp_path)
+    with (tmp_path / "progress.csv").open() as handle:
+        last = list(csv.DictReader(handle))[-1]
+    for task in tiny_config.env:
+        assert math.isfinite(float(last[f"rollout/{task}/ep_rew_mean"])), task
+        assert float(last[f"rollout/{task}/ep_len_mean"]) > 0
+    with (tmp_path / "episodes.csv").open() as handle:
+        tasks_seen = {row["task"] for row in csv.DictReader(handle)}
+    assert tasks_seen == set(tiny_config.env)
+    actor = load_actor(final / ACTOR_FILE)
+    assert actor.obs_dim == FEATURE_SIZE

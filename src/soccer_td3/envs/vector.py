@@ -8,22 +8,39 @@ needs that true last observation for the transition it stores, and it never has 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
+from soccer_td3.envs.observation import FeatureObservation
 from soccer_td3.envs.registry import make_env, task_spec
 
 
-def make_vector_env(task_id: str, num_envs: int = 1, seed: int = 0) -> SyncVectorEnv:
-    """`num_envs` copies of one task. Sync, not Async: on 1-2 cores a subprocess per env costs
-    more in pickling and context switches than the ~0.5 ms a physics step takes."""
-    task_spec(task_id)
+def make_vector_env(
+    tasks: Sequence[str], envs_per_task: int = 1, seed: int = 0, obs_mode: str = "raw"
+) -> tuple[SyncVectorEnv, list[str]]:
+    """`envs_per_task` copies of each task, interleaved (env i plays tasks[i % len(tasks)]) so
+    every vector step feeds the buffer the tasks in equal share; returns the env and each
+    sub-env's task. Sync, not Async: on 1-2 cores a subprocess per env costs more in pickling
+    and context switches than the ~0.5 ms a physics step takes."""
+    env_tasks = [tasks[i % len(tasks)] for i in range(envs_per_task * len(tasks))]
+    for task in tasks:
+        task_spec(task)
+
+    def factory(i: int, task: str):
+        def make():
+            env = make_env(task, seed + i)
+            return FeatureObservation(env, task) if obs_mode == "features" else env
+
+        return make
+
     envs = SyncVectorEnv(
-        [lambda i=i: make_env(task_id, seed + i) for i in range(num_envs)],
+        [factory(i, task) for i, task in enumerate(env_tasks)],
         autoreset_mode=AutoresetMode.SAME_STEP,
     )
     envs.action_space.seed(seed)
-    return envs
+    return envs, env_tasks
 
 
 def true_next_obs(next_obs: np.ndarray, infos: dict, episode_ended: np.ndarray) -> np.ndarray:

@@ -23,7 +23,6 @@ from soccer_td3.agent.replay import ReplayBuffer
 from soccer_td3.agent.td3 import TD3Hyperparams, TD3Learner
 from soccer_td3.agent.weights import save_weights
 from soccer_td3.config import TrainConfig
-from soccer_td3.envs.registry import task_spec
 from soccer_td3.envs.vector import final_infos, make_vector_env, true_next_obs
 from soccer_td3.errors import UserError
 from soccer_td3.training.metrics import MetricsLogger
@@ -67,15 +66,15 @@ class EpisodeStats:
             self.successes.append(episode["success"])
         self.count += 1
 
-    def metrics(self) -> dict[str, float]:
+    def metrics(self, prefix: str = "rollout") -> dict[str, float]:
         if not self.returns:
             return {}
         out = {
-            "rollout/ep_rew_mean": float(np.mean(self.returns)),
-            "rollout/ep_len_mean": float(np.mean(self.lengths)),
+            f"{prefix}/ep_rew_mean": float(np.mean(self.returns)),
+            f"{prefix}/ep_len_mean": float(np.mean(self.lengths)),
         }
         if self.successes:
-            out["rollout/success_rate"] = float(np.mean(self.successes))
+            out[f"{prefix}/success_rate"] = float(np.mean(self.successes))
         return out
 
 
@@ -132,28 +131,26 @@ def train(
 ) -> Path:
     """Train as configured, writing metrics and final weights into `run_dir`; returns final/."""
     console = console or Console(stderr=True)
-    if len(config.env) > 1:
-        raise UserError(
-            "training on several tasks at once needs one shared observation, which this version "
-            "does not build yet; give one --env"
-        )
-    task = config.env[0]
-    spec = task_spec(task)
     device = resolve_device(config.device)
     use_available_cores()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
 
-    envs = make_vector_env(task, num_envs=config.num_envs, seed=config.seed)
+    envs, env_tasks = make_vector_env(
+        config.env, config.num_envs, config.seed, config.observation_mode
+    )
+    obs_dim = envs.single_observation_space.shape[0]
+    act_dim = envs.single_action_space.shape[0]
     low, high = envs.single_action_space.low, envs.single_action_space.high
-    learner = build_learner(config, spec.obs_dim, spec.act_dim, low, high, device)
+    learner = build_learner(config, obs_dim, act_dim, low, high, device)
     # Never more transitions than steps: a short run need not preallocate a 1M-row buffer.
     capacity = min(config.buffer_size, config.timesteps)
-    buffer = ReplayBuffer(capacity, spec.obs_dim, spec.act_dim, device)
+    buffer = ReplayBuffer(capacity, obs_dim, act_dim, device)
     logger = MetricsLogger(run_dir, use_wandb, config.model_dump())
 
     num_envs = envs.num_envs
     stats = EpisodeStats.empty()
+    per_task = {task: EpisodeStats.empty() for task in config.env} if len(config.env) > 1 else {}
     losses = LossAccumulator()
     episode_return = np.zeros(num_envs)
     episode_length = np.zeros(num_envs, dtype=np.int64)
@@ -178,7 +175,7 @@ def train(
             while step < config.timesteps:
                 obs_t = torch.as_tensor(obs, dtype=torch.float32).to(device)  # one crossing
                 if step < config.learning_starts:
-                    uniform = rng.uniform(-1.0, 1.0, (num_envs, spec.act_dim))
+                    uniform = rng.uniform(-1.0, 1.0, (num_envs, act_dim))
                     action = torch.as_tensor(uniform, dtype=torch.float32).to(device)
                 else:
                     action = noisy_action(learner, obs_t, config.exploration_noise)
@@ -195,7 +192,9 @@ def train(
                     if "success" in info:
                         episode["success"] = float(bool(info["success"]))
                     stats.add(episode)
-                    logger.record_episode(step + num_envs, int(i), episode)
+                    if per_task:
+                        per_task[env_tasks[i]].add(episode)
+                    logger.record_episode(step + num_envs, int(i), env_tasks[i], episode)
                     episode_return[i], episode_length[i] = 0.0, 0
                 obs = next_obs
                 step += num_envs
@@ -211,8 +210,10 @@ def train(
                 if step >= next_log or step >= config.timesteps:
                     elapsed = time.perf_counter() - start_time
                     fps = step / elapsed
-                    row = {
-                        **stats.metrics(),
+                    row = stats.metrics()
+                    for task, task_stats in per_task.items():
+                        row |= task_stats.metrics(f"rollout/{task}")
+                    row |= {
                         **losses.drain(),
                         "time/fps": fps,
                         "time/time_elapsed": elapsed,
@@ -233,5 +234,10 @@ def train(
         envs.close()
 
     final_dir = run_dir / "final"
-    save_weights(final_dir, learner.actor, learner.critic, {"tasks": config.env})
+    save_weights(
+        final_dir,
+        learner.actor,
+        learner.critic,
+        {"tasks": config.env, "obs": config.observation_mode},
+    )
     return final_dir

@@ -63,9 +63,9 @@ class MetricsLogger:
         if self.wandb_run is not None:
             self.wandb_run.log(row, step=step)
 
-    def record_episode(self, step: int, env_index: int, info: dict[str, float]) -> None:
+    def record_episode(self, step: int, env_index: int, task: str, info: dict[str, float]) -> None:
         """One row per finished episode (SB3's monitor.csv, for all envs in one file)."""
-        self.episodes.write({STEP_KEY: step, "env": env_index, **info})
+        self.episodes.write({STEP_KEY: step, "env": env_index, "task": task, **info})
 
     def close(self) -> None:
         self.tensorboard.close()
