@@ -3,11 +3,13 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from soccer_td3.agent.replay import ReplayBuffer
+from soccer_td3.envs.observation import FEATURE_SIZE
 from soccer_td3.envs.vector import final_infos, make_vector_env, true_next_obs
 
 
 def test_episode_end_stores_the_final_observation_not_the_reset_one():
-    envs = make_vector_env("LowerT1GoaliePenaltyKick-v0", num_envs=1, seed=0)
+    envs, env_tasks = make_vector_env(["LowerT1GoaliePenaltyKick-v0"], envs_per_task=1, seed=0)
+    assert env_tasks == ["LowerT1GoaliePenaltyKick-v0"]
     envs.reset(seed=0)
     rng = np.random.default_rng(0)
     try:
@@ -46,5 +48,16 @@ def test_truncation_is_stored_as_not_done():
         assert truncated[0] and not terminated[0]
         assert buffer.contents().dones[:5, 0].tolist() == [0.0] * 5
         assert np.allclose(buffer.contents().next_obs[4].numpy(), infos["final_obs"][0])
+    finally:
+        envs.close()
+
+
+def test_tasks_are_interleaved_in_equal_share():
+    tasks = ["LowerT1GoaliePenaltyKick-v0", "LowerT1KickToTarget-v0"]
+    envs, env_tasks = make_vector_env(tasks, envs_per_task=2, seed=0, obs_mode="features")
+    try:
+        assert env_tasks == tasks * 2
+        obs, _ = envs.reset(seed=0)
+        assert obs.shape == (4, FEATURE_SIZE)
     finally:
         envs.close()
