@@ -142,3 +142,26 @@ def test_net_and_second_env_build_the_config(tmp_path: Path):
     assert config.env == ["LowerT1GoaliePenaltyKick-v0", "LowerT1KickToTarget-v0"]
     assert config.observation_mode == "features"
     assert (config.actor_net, config.critic_net) == ([64, 32], [128])
+
+
+def test_bad_init_from_is_one_line_exit_2_and_writes_nothing(tmp_path: Path):
+    import zipfile
+
+    junk = tmp_path / "model.zip"
+    with zipfile.ZipFile(junk, "w") as archive:
+        archive.writestr("data", "{}")
+    for source, words in (
+        (tmp_path / "missing.safetensors", ["does not exist"]),
+        (junk, ["without policy.pth"]),
+    ):
+        result = soccer_td3(
+            "train",
+            "--init-from",
+            str(source),
+            "--save_dir",
+            str(tmp_path / "run"),
+            "--timesteps",
+            "10",
+        )
+        assert_one_line_error(result, *words)
+        assert not (tmp_path / "run").exists()

@@ -142,18 +142,18 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
 def run_train(args: argparse.Namespace) -> None:
     from rich.console import Console
 
+    from soccer_td3.training.loop import load_init_weights, train
     from soccer_td3.training.run_dir import new_run_dir
 
     config = _config_from_args(args)
+    init = load_init_weights(config)  # a bad --init-from fails here, before anything is written
     run_dir = new_run_dir(args.save_dir)
     console = Console(stderr=True)
     if run_dir != args.save_dir:
         console.print(f"{args.save_dir} already holds a run; writing this one to {run_dir}")
     config.to_yaml(run_dir / "config.yaml")
 
-    from soccer_td3.training.loop import train
-
-    final_dir = train(config, run_dir, use_wandb=args.use_wandb, console=console)
+    final_dir = train(config, run_dir, use_wandb=args.use_wandb, console=console, init=init)
     print(f"run folder: {run_dir}")
     print(f"  metrics:  {run_dir / 'progress.csv'}  (tensorboard --logdir {run_dir / 'tb'})")
     print(f"  model:    {final_dir}/actor.safetensors, critic.safetensors")

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from soccer_td3.envs.observation import FEATURE_TASKS
+from soccer_td3.envs.observation import FEATURE_SIZE, FEATURE_TASKS
 from soccer_td3.envs.registry import TASKS
 from soccer_td3.errors import UserError
 
@@ -65,6 +65,11 @@ class TrainConfig(BaseModel):
     seed: int = Field(0, ge=0, description="Seed for the envs, the networks and the noise.")
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Learner device; auto picks cuda when available."
+    )
+    init_from: str | None = Field(
+        None,
+        description="Start from these weights: a soccer_td3 weight file or run folder, or a "
+        "stable-baselines3 TD3 .zip (actor, and critic when present).",
     )
     # --- networks
     actor_net: list[int] = Field(
@@ -164,6 +169,16 @@ class TrainConfig(BaseModel):
                 "lower batch_size or raise buffer_size"
             )
         return self
+
+    @property
+    def observation_size(self) -> int:
+        if self.observation_mode == "features":
+            return FEATURE_SIZE
+        return TASKS[self.env[0]].obs_dim
+
+    @property
+    def action_size(self) -> int:
+        return TASKS[self.env[0]].act_dim
 
     @property
     def observation_mode(self) -> str:

@@ -19,6 +19,8 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from soccer_td3.agent.networks import Actor, TwinCritic
+from soccer_td3.agent.pretrained import PretrainedWeights, read_pretrained
 from soccer_td3.agent.replay import ReplayBuffer
 from soccer_td3.agent.td3 import TD3Hyperparams, TD3Learner
 from soccer_td3.agent.weights import save_weights
@@ -126,11 +128,46 @@ def noisy_action(learner: TD3Learner, obs: torch.Tensor, sigma: float) -> torch.
     return (action + sigma * torch.randn_like(action)).clamp(-1.0, 1.0)
 
 
+def load_init_weights(config: TrainConfig) -> PretrainedWeights | None:
+    """The --init-from weights, checked against this config's networks (raises UserError)."""
+    if config.init_from is None:
+        return None
+    bound = np.ones(config.action_size)
+    actor = Actor(
+        config.observation_size,
+        config.action_size,
+        config.actor_net,
+        -bound,
+        bound,
+        config.activation,
+    )
+    critic = TwinCritic(
+        config.observation_size, config.action_size, config.critic_net, config.activation
+    )
+    return read_pretrained(Path(config.init_from), actor, critic)
+
+
+def apply_init_weights(learner: TD3Learner, init: PretrainedWeights) -> str:
+    bounds = {"action_scale": learner.actor.action_scale, "action_bias": learner.actor.action_bias}
+    learner.actor.load_state_dict({**init.actor, **bounds})
+    learner.actor_target.load_state_dict({**init.actor, **bounds})
+    if init.critic is None:
+        return f"actor initialised from {init.source} (it holds no critic: critics start fresh)"
+    learner.critic.load_state_dict(init.critic)
+    learner.critic_target.load_state_dict(init.critic)
+    return f"actor and critics initialised from {init.source}"
+
+
 def train(
-    config: TrainConfig, run_dir: Path, use_wandb: bool = False, console: Console | None = None
+    config: TrainConfig,
+    run_dir: Path,
+    use_wandb: bool = False,
+    console: Console | None = None,
+    init: PretrainedWeights | None = None,
 ) -> Path:
     """Train as configured, writing metrics and final weights into `run_dir`; returns final/."""
     console = console or Console(stderr=True)
+    init = init or load_init_weights(config)
     device = resolve_device(config.device)
     use_available_cores()
     torch.manual_seed(config.seed)
@@ -143,6 +180,8 @@ def train(
     act_dim = envs.single_action_space.shape[0]
     low, high = envs.single_action_space.low, envs.single_action_space.high
     learner = build_learner(config, obs_dim, act_dim, low, high, device)
+    if init is not None:
+        console.print(apply_init_weights(learner, init))
     # Never more transitions than steps: a short run need not preallocate a 1M-row buffer.
     capacity = min(config.buffer_size, config.timesteps)
     buffer = ReplayBuffer(capacity, obs_dim, act_dim, device)
