@@ -145,14 +145,39 @@ def test_net_and_second_env_build_the_config(tmp_path: Path):
 
 
 def test_bad_init_from_is_one_line_exit_2_and_writes_nothing(tmp_path: Path):
+    import io
     import zipfile
+
+    import torch
+
+    from soccer_td3.config import TrainConfig
+    from soccer_td3.training.loop import train
 
     junk = tmp_path / "model.zip"
     with zipfile.ZipFile(junk, "w") as archive:
         archive.writestr("data", "{}")
+    sac_like = tmp_path / "sac.zip"
+    buffer = io.BytesIO()
+    torch.save({"actor.latent_pi.0.weight": torch.zeros(4, 4)}, buffer)
+    with zipfile.ZipFile(sac_like, "w") as archive:
+        archive.writestr("policy.pth", buffer.getvalue())
+    ours = tmp_path / "ours"
+    train(
+        TrainConfig(
+            timesteps=10,
+            learning_starts=10,
+            log_interval=10,
+            actor_net=[32],
+            critic_net=[32],
+            device="cpu",
+        ),
+        ours,
+    )
     for source, words in (
         (tmp_path / "missing.safetensors", ["does not exist"]),
         (junk, ["without policy.pth"]),
+        (sac_like, ["no TD3 actor"]),
+        (ours, ["shape [32, 45]", "needs [64, 45]"]),
     ):
         result = soccer_td3(
             "train",
@@ -162,6 +187,8 @@ def test_bad_init_from_is_one_line_exit_2_and_writes_nothing(tmp_path: Path):
             str(tmp_path / "run"),
             "--timesteps",
             "10",
+            "--net",
+            "64",
         )
         assert_one_line_error(result, *words)
         assert not (tmp_path / "run").exists()
