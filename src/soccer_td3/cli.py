@@ -117,10 +117,43 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
             )
 
 
+def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="Play a trained actor and score it as the competition does.",
+        description="Deterministic episodes (or noisy with --noise) on each task: return, "
+        "length, success rate and the Booster Soccer Showdown score.",
+    )
+    evaluate.add_argument("path", type=Path, help="A run folder, its final/ or an actor file.")
+    evaluate.add_argument(
+        "--env",
+        action="append",
+        metavar="TASK_ID",
+        help="Task(s) to play (repeatable); default: the tasks it trained on.",
+    )
+    evaluate.add_argument(
+        "--episodes", type=int, default=10, help="Episodes per task (default 10)."
+    )
+    evaluate.add_argument(
+        "--noise",
+        type=float,
+        default=0.0,
+        help="Std of Gaussian noise on the normalised action (default 0).",
+    )
+    evaluate.add_argument("--seed", type=int, default=0, help="Seed of the first episode.")
+    evaluate.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="Where to write the results (default: eval.json beside the weights).",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="soccer-td3", description="Fast TD3 for the Booster T1 soccer tasks.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train_parser(commands)
+    _add_evaluate_parser(commands)
     commands.add_parser(
         "envs", help="List the known tasks with their observation and action sizes."
     )
@@ -159,6 +192,33 @@ def run_train(args: argparse.Namespace) -> None:
     print(f"  model:    {final_dir}/actor.safetensors, critic.safetensors")
 
 
+def run_evaluate(args: argparse.Namespace) -> None:
+    from soccer_td3.reports.evaluate import (
+        evaluate_task,
+        find_actor_file,
+        format_table,
+        load_policy,
+        write_json,
+    )
+
+    if args.episodes <= 0:
+        raise UserError(f"--episodes {args.episodes} must be positive")
+    if args.noise < 0:
+        raise UserError(f"--noise {args.noise} must be >= 0")
+    actor, meta = load_policy(args.path)
+    tasks = args.env or meta.get("tasks") or []
+    if not tasks:
+        raise UserError(f"{args.path} does not record its tasks; name them with --env")
+    obs_mode = meta.get("obs", "raw")
+    results = [
+        evaluate_task(actor, obs_mode, task, args.episodes, args.seed, args.noise) for task in tasks
+    ]
+    print(format_table(results))
+    out = args.json or find_actor_file(args.path).parent.parent / "eval.json"
+    write_json(results, out)
+    print(f"results: {out}")
+
+
 def run_envs() -> None:
     from soccer_td3.envs.registry import TASKS
 
@@ -175,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "train":
             run_train(args)
+        elif args.command == "evaluate":
+            run_evaluate(args)
         elif args.command == "envs":
             run_envs()
     except UserError as exc:
