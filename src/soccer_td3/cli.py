@@ -154,6 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train_parser(commands)
     _add_evaluate_parser(commands)
+    export = commands.add_parser(
+        "export",
+        help="Write a trained actor as a standalone submission (TorchScript or ONNX).",
+        description="Actor (obs -> torques in env units) plus preprocessor.py and a README, "
+        "loadable without soccer_td3.",
+    )
+    export.add_argument("path", type=Path, help="A run folder, its final/ or an actor file.")
+    export.add_argument("--out", type=Path, required=True, help="Folder to write into.")
+    export.add_argument(
+        "--format",
+        default="torchscript",
+        choices=["torchscript", "onnx"],
+        help="torchscript (torch.jit.trace, what SAI loads) or onnx.",
+    )
     commands.add_parser(
         "envs", help="List the known tasks with their observation and action sizes."
     )
@@ -237,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
             run_train(args)
         elif args.command == "evaluate":
             run_evaluate(args)
+        elif args.command == "export":
+            from soccer_td3.export import export
+
+            print(f"exported: {export(args.path, args.out, args.format)}")
         elif args.command == "envs":
             run_envs()
     except UserError as exc:

@@ -5,11 +5,11 @@ from soccer_td3.envs.observation import (
     FEATURE_SIZE,
     FEATURE_TASKS,
     GRAVITY_SLICE,
-    FeatureObservation,
     features,
     projected_gravity,
 )
 from soccer_td3.envs.registry import make_env
+from soccer_td3.envs.vector import FeatureObservation
 
 
 def test_projected_gravity_by_hand():

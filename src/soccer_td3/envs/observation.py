@@ -3,15 +3,15 @@
 The tasks' own observations differ in size and meaning (45, 39, 54, 39), so a multi-task agent
 reads a fixed vector built from what all of them share: the joint positions and velocities in
 `obs[:2 * n_joints]`, and the named fields of `info`. A field a task lacks is zeros, and a
-one-hot of the task ends the vector. The same function is what export ships as the
-submission's preprocessor, so training and submission see identical inputs.
+one-hot of the task ends the vector. This file is what export ships as the submission's
+preprocessor (copied verbatim, with a Preprocessor class appended), so training and submission
+see identical inputs; it must therefore need nothing but numpy.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
 # The competition's three tasks and the plain penalty kick, in a fixed order: the one-hot
@@ -74,20 +74,3 @@ def features(obs: np.ndarray, info: dict[str, Any], task_id: str) -> np.ndarray:
     one_hot[FEATURE_TASKS.index(task_id)] = 1.0
     parts.append(one_hot)
     return np.concatenate(parts)
-
-
-class FeatureObservation(gym.Wrapper):
-    """Replaces a task's observation by `features(obs, info)`; info passes through unchanged."""
-
-    def __init__(self, env: gym.Env, task_id: str) -> None:
-        super().__init__(env)
-        self.task_id = task_id
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (FEATURE_SIZE,), np.float32)
-
-    def reset(self, **kwargs):
-        obs, info = self.env.reset(**kwargs)
-        return features(obs, info, self.task_id), info
-
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        return features(obs, info, self.task_id), reward, terminated, truncated, info

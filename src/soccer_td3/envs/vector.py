@@ -10,11 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from soccer_td3.envs.observation import FeatureObservation
+from soccer_td3.envs.observation import FEATURE_SIZE, features
 from soccer_td3.envs.registry import make_env, task_spec
+
+
+class FeatureObservation(gym.Wrapper):
+    """Replaces a task's observation by `features(obs, info)`; info passes through unchanged."""
+
+    def __init__(self, env: gym.Env, task_id: str) -> None:
+        super().__init__(env)
+        self.task_id = task_id
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (FEATURE_SIZE,), np.float32)
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return features(obs, info, self.task_id), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return features(obs, info, self.task_id), reward, terminated, truncated, info
 
 
 def make_vector_env(

@@ -11,8 +11,9 @@ import torch
 
 from soccer_td3.agent.networks import Actor
 from soccer_td3.agent.weights import ACTOR_FILE, load_actor, read_weight_file
-from soccer_td3.envs.observation import FEATURE_SIZE, FeatureObservation
+from soccer_td3.envs.observation import FEATURE_SIZE
 from soccer_td3.envs.registry import make_env, task_spec
+from soccer_td3.envs.vector import FeatureObservation
 from soccer_td3.errors import UserError
 from soccer_td3.reports.score import competition_score
 
