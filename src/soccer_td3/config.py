@@ -122,6 +122,13 @@ class TrainConfig(BaseModel):
         description="Who runs fp32 Linear products on the CPU: oneDNN (2x MKL on AMD EPYC "
         "here) or PyTorch's BLAS.",
     )
+    # --- evaluation during training
+    eval_freq: int = Field(
+        0, ge=0, description="Env steps between evaluations (0: none); the best is kept in best/."
+    )
+    eval_episodes: int = Field(
+        5, gt=0, description="Deterministic episodes per task per evaluation."
+    )
     # --- logging
     log_interval: int = Field(1000, gt=0, description="Env steps between metric rows.")
 

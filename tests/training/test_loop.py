@@ -98,3 +98,21 @@ def test_multi_task_run_logs_each_task(tiny_config, tmp_path: Path):
     assert tasks_seen == set(tiny_config.env)
     actor = load_actor(final / ACTOR_FILE)
     assert actor.obs_dim == FEATURE_SIZE
+
+
+def test_evaluation_during_training_logs_scores_and_keeps_the_best(tiny_config, tmp_path: Path):
+    tiny_config.eval_freq = 150
+    tiny_config.eval_episodes = 1
+    tiny_config.log_interval = 150
+    train(tiny_config, tmp_path)
+    with (tmp_path / "progress.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    steps = [int(r["time/total_timesteps"]) for r in rows]
+    assert steps == sorted(set(steps))  # one row per step: evaluation joins the metrics row
+    evaluated = [r for r in rows if r.get("eval/mean_score")]
+    assert len(evaluated) == 2
+    for row in evaluated:
+        assert math.isfinite(float(row["eval/LowerT1GoaliePenaltyKick-v0/score"]))
+        assert math.isfinite(float(row["eval/mean_reward"]))
+    best = load_actor(tmp_path / "best" / ACTOR_FILE, expect_obs_dim=45, expect_act_dim=12)
+    assert best.hidden == [64, 64]

@@ -57,14 +57,17 @@ def load_policy(path: Path) -> tuple[Actor, dict]:
 def run_episode(env, actor: Actor, seed: int, noise: float, rng: np.random.Generator):
     obs, info = env.reset(seed=seed)
     total, length = 0.0, 0
+    device = actor.action_scale.device
     while True:
         with torch.inference_mode():
-            action = actor(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0))[0]
+            obs_t = torch.as_tensor(obs, dtype=torch.float32, device=device).unsqueeze(0)
+            action = actor(obs_t)[0].cpu()
         if noise > 0:
             action = (action + noise * torch.as_tensor(rng.standard_normal(action.shape))).clamp(
                 -1.0, 1.0
             )
-        obs, reward, terminated, truncated, info = env.step(actor.to_env_units(action).numpy())
+        env_action = actor.to_env_units(action.to(device)).cpu().numpy()
+        obs, reward, terminated, truncated, info = env.step(env_action)
         total += float(reward)
         length += 1
         if terminated or truncated:

@@ -27,6 +27,7 @@ from soccer_td3.agent.weights import save_weights
 from soccer_td3.config import TrainConfig
 from soccer_td3.envs.vector import final_infos, make_vector_env, true_next_obs
 from soccer_td3.errors import UserError
+from soccer_td3.reports.evaluate import evaluate_task
 from soccer_td3.training.metrics import MetricsLogger
 
 EPISODE_WINDOW = 100  # episodes averaged in rollout/* metrics, as in stable-baselines3
@@ -158,6 +159,37 @@ def apply_init_weights(learner: TD3Learner, init: PretrainedWeights) -> str:
     return f"actor and critics initialised from {init.source}"
 
 
+def save_policy(folder: Path, learner: TD3Learner, config: TrainConfig) -> None:
+    meta = {"tasks": config.env, "obs": config.observation_mode}
+    save_weights(folder, learner.actor, learner.critic, meta)
+
+
+def evaluate_during_training(learner: TD3Learner, config: TrainConfig) -> dict[str, float]:
+    """Deterministic episodes on every task, as `soccer-td3 evaluate` plays them."""
+    results = [
+        evaluate_task(
+            learner.actor,
+            config.observation_mode,
+            task,
+            config.eval_episodes,
+            seed=config.seed + 10_000,
+        )
+        for task in config.env
+    ]
+    row = {
+        "eval/mean_reward": float(np.mean([r.return_mean for r in results])),
+        "eval/mean_score": float(np.mean([r.score_mean for r in results])),
+    }
+    for r in results:
+        row |= {
+            f"eval/{r.task}/score": r.score_mean,
+            f"eval/{r.task}/mean_reward": r.return_mean,
+            f"eval/{r.task}/success_rate": r.success_rate,
+            f"eval/{r.task}/ep_len_mean": r.length_mean,
+        }
+    return row
+
+
 def train(
     config: TrainConfig,
     run_dir: Path,
@@ -196,6 +228,9 @@ def train(
     obs, _ = envs.reset(seed=config.seed)
     start_time = time.perf_counter()
     step = 0
+    next_eval = config.eval_freq or None
+    best_score = -float("inf")
+    pending_eval: dict[str, float] = {}
     untrained_steps = 0  # env steps not yet matched by a training round (keeps the UTD ratio)
     next_log = config.log_interval
 
@@ -246,6 +281,14 @@ def train(
                         for _ in range(config.gradient_steps):
                             losses.add(learner.update(buffer.sample(config.batch_size)))
 
+                if next_eval is not None and step >= next_eval:
+                    next_eval = (step // config.eval_freq + 1) * config.eval_freq
+                    evaluation = evaluate_during_training(learner, config)
+                    pending_eval |= evaluation  # goes out with the next metrics row
+                    if evaluation["eval/mean_score"] > best_score:
+                        best_score = evaluation["eval/mean_score"]
+                        save_policy(run_dir / "best", learner, config)
+
                 if step >= next_log or step >= config.timesteps:
                     elapsed = time.perf_counter() - start_time
                     fps = step / elapsed
@@ -258,7 +301,9 @@ def train(
                         "time/time_elapsed": elapsed,
                         "time/episodes": stats.count,
                         "train/n_updates": learner.n_updates,
+                        **pending_eval,
                     }
+                    pending_eval.clear()
                     logger.record(step, row)
                     next_log = (step // config.log_interval + 1) * config.log_interval
                     rew = row.get("rollout/ep_rew_mean")
@@ -273,10 +318,5 @@ def train(
         envs.close()
 
     final_dir = run_dir / "final"
-    save_weights(
-        final_dir,
-        learner.actor,
-        learner.critic,
-        {"tasks": config.env, "obs": config.observation_mode},
-    )
+    save_policy(final_dir, learner, config)
     return final_dir
