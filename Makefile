@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint bench clean
+.PHONY: install system-deps demo test lint bench clean
 
 install: $(STAMP)
 
@@ -13,11 +13,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
+# Offscreen rendering for videos (MUJOCO_GL=osmesa) needs Mesa's software GL from Debian.
+system-deps:
+	@dpkg -s libosmesa6 >/dev/null 2>&1 || \
+		(apt-get update -qq && apt-get install -y -qq libosmesa6 >/dev/null) || \
+		echo "could not install libosmesa6: videos (evaluate --video) will not render"
+
 demo: $(STAMP)
 	$(BIN)/soccer-td3 train --env LowerT1GoaliePenaltyKick-v0 --timesteps 3000 \
 		--learning-starts 1000 --log-interval 500 --save_dir runs/demo
 
-test: $(STAMP) lint
+test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

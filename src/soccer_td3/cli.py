@@ -142,6 +142,21 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     )
     evaluate.add_argument("--seed", type=int, default=0, help="Seed of the first episode.")
     evaluate.add_argument(
+        "--video",
+        type=Path,
+        default=None,
+        metavar="OUT.mp4",
+        help="Also record the tasks one after another into this mp4.",
+    )
+    evaluate.add_argument(
+        "--video-seconds",
+        "--video_seconds",
+        dest="video_seconds",
+        type=float,
+        default=10.0,
+        help="Seconds of play per task in the video (default 10).",
+    )
+    evaluate.add_argument(
         "--json",
         type=Path,
         default=None,
@@ -219,6 +234,10 @@ def run_evaluate(args: argparse.Namespace) -> None:
         raise UserError(f"--episodes {args.episodes} must be positive")
     if args.noise < 0:
         raise UserError(f"--noise {args.noise} must be >= 0")
+    if args.video is not None:
+        from soccer_td3.reports.video import use_offscreen_gl
+
+        use_offscreen_gl()  # before MuJoCo is imported
     actor, meta = load_policy(args.path)
     tasks = args.env or meta.get("tasks") or []
     if not tasks:
@@ -231,6 +250,13 @@ def run_evaluate(args: argparse.Namespace) -> None:
     out = args.json or find_actor_file(args.path).parent.parent / "eval.json"
     write_json(results, out)
     print(f"results: {out}")
+    if args.video is not None:
+        from soccer_td3.reports.video import record_video
+
+        frames = record_video(
+            actor, obs_mode, tasks, args.video, args.video_seconds, seed=args.seed
+        )
+        print(f"video: {args.video} ({frames} frames)")
 
 
 def run_envs() -> None:

@@ -51,12 +51,13 @@ def task_spec(task_id: str) -> TaskSpec:
     return TASKS[task_id]
 
 
-def make_env(task_id: str, seed: int | None = None) -> gym.Env:
-    """A real sai_mujoco env for a known id; `seed` seeds its first reset and action space."""
+def make_env(task_id: str, seed: int | None = None, **kwargs) -> gym.Env:
+    """A real sai_mujoco env for a known id; `seed` seeds its action space; `kwargs` go to
+    gym.make (e.g. render_mode="rgb_array", width=480, height=270)."""
     task_spec(task_id)
     import sai_mujoco  # noqa: F401  (registers the ids with gymnasium)
 
-    env = gym.make(task_id)
+    env = gym.make(task_id, **kwargs)
     if seed is not None:
         env.action_space.seed(seed)
     return env

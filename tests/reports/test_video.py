@@ -1,0 +1,45 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio.v2 as iio
+
+from soccer_td3.config import TrainConfig
+from soccer_td3.training.loop import train
+
+
+def test_two_second_video_of_a_real_episode_decodes(tmp_path: Path):
+    config = TrainConfig(
+        timesteps=200,
+        learning_starts=100,
+        batch_size=32,
+        log_interval=100,
+        actor_net=[32],
+        critic_net=[32],
+        device="cpu",
+    )
+    train(config, tmp_path / "run")
+    video = tmp_path / "eval.mp4"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "soccer_td3",
+            "evaluate",
+            str(tmp_path / "run"),
+            "--episodes",
+            "1",
+            "--video",
+            str(video),
+            "--video-seconds",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    frames = list(iio.get_reader(str(video)).iter_data())  # (len() of the reader is inf)
+    assert len(frames) == 50  # 2 s at 25 fps
+    assert frames[0].shape == (270, 480, 3)
+    assert frames[0].std() > 10  # a rendered scene, not a blank frame
