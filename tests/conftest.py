@@ -1,12 +1,15 @@
+from pathlib import Path
+
 import pytest
 
 from soccer_td3.config import TrainConfig
 
+TWO_TASKS = ["LowerT1GoaliePenaltyKick-v0", "LowerT1KickToTarget-v0"]
 
-@pytest.fixture
-def tiny_config() -> TrainConfig:
+
+def tiny(**overrides) -> TrainConfig:
     """A real run small enough for a test: 300 steps, updates from step 100, small nets."""
-    return TrainConfig(
+    values = dict(
         timesteps=300,
         learning_starts=100,
         batch_size=32,
@@ -15,3 +18,19 @@ def tiny_config() -> TrainConfig:
         critic_net=[64, 64],
         device="cpu",
     )
+    return TrainConfig(**(values | overrides))
+
+
+@pytest.fixture
+def tiny_config() -> TrainConfig:
+    return tiny()
+
+
+@pytest.fixture(scope="session")
+def two_task_run(tmp_path_factory) -> Path:
+    """A finished 300-step run of one agent on goalie + kick-to-target (feature observations)."""
+    from soccer_td3.training.loop import train
+
+    run = tmp_path_factory.mktemp("two_task") / "run"
+    train(tiny(env=TWO_TASKS), run)
+    return run

@@ -6,26 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import assert_one_line_error, soccer_td3
+from tests.conftest import tiny
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def soccer_td3(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "soccer_td3", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 @pytest.mark.parametrize(
@@ -150,7 +134,6 @@ def test_bad_init_from_is_one_line_exit_2_and_writes_nothing(tmp_path: Path):
 
     import torch
 
-    from soccer_td3.config import TrainConfig
     from soccer_td3.training.loop import train
 
     junk = tmp_path / "model.zip"
@@ -163,14 +146,7 @@ def test_bad_init_from_is_one_line_exit_2_and_writes_nothing(tmp_path: Path):
         archive.writestr("policy.pth", buffer.getvalue())
     ours = tmp_path / "ours"
     train(
-        TrainConfig(
-            timesteps=10,
-            learning_starts=10,
-            log_interval=10,
-            actor_net=[32],
-            critic_net=[32],
-            device="cpu",
-        ),
+        tiny(timesteps=10, learning_starts=10, log_interval=10, actor_net=[32], critic_net=[32]),
         ours,
     )
     for source, words in (

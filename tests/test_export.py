@@ -10,13 +10,11 @@ import pytest
 import torch
 
 from soccer_td3.agent.weights import ACTOR_FILE, load_actor
-from soccer_td3.config import TrainConfig
 from soccer_td3.envs.observation import features
 from soccer_td3.envs.registry import make_env
 from soccer_td3.export import export
-from soccer_td3.training.loop import train
-
-TASKS = ["LowerT1GoaliePenaltyKick-v0", "LowerT1KickToTarget-v0"]
+from tests.cli_helpers import assert_one_line_error, soccer_td3
+from tests.conftest import TWO_TASKS
 
 STANDALONE = """
 import json, sys
@@ -39,26 +37,9 @@ np.save("actions.npy", actions)
 """
 
 
-@pytest.fixture(scope="module")
-def features_run(tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("export") / "run"
-    config = TrainConfig(
-        env=TASKS,
-        timesteps=300,
-        learning_starts=100,
-        batch_size=32,
-        log_interval=100,
-        actor_net=[64, 64],
-        critic_net=[64, 64],
-        device="cpu",
-    )
-    train(config, run)
-    return run
-
-
 def real_observations(n_per_task: int = 20):
     observations, infos, tasks = [], [], []
-    for task in TASKS[::-1]:  # kick-to-target's 39-D obs first, then the goalie's 45-D
+    for task in TWO_TASKS[::-1]:  # kick-to-target's 39-D obs first, then the goalie's 45-D
         env = make_env(task, seed=1)
         obs, info = env.reset(seed=1)
         for _ in range(n_per_task):
@@ -77,14 +58,14 @@ def jsonable(info: dict) -> dict:
 
 
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
-def test_exported_actor_runs_without_soccer_td3_and_matches(features_run, tmp_path, fmt):
+def test_exported_actor_runs_without_soccer_td3_and_matches(two_task_run, tmp_path, fmt):
     out = tmp_path / "submission"
-    export(features_run, out, fmt)
+    export(two_task_run, out, fmt)
     observations, infos, tasks = real_observations()
     expected_states = np.stack(
         [features(o, i, t) for o, i, t in zip(observations, infos, tasks, strict=True)]
     )
-    actor = load_actor(features_run / "final" / ACTOR_FILE)
+    actor = load_actor(two_task_run / "final" / ACTOR_FILE)
     with torch.no_grad():
         expected = actor.to_env_units(actor(torch.as_tensor(expected_states))).numpy()
 
@@ -116,12 +97,6 @@ def test_exported_actor_runs_without_soccer_td3_and_matches(features_run, tmp_pa
 
 
 def test_export_without_weights_is_one_line_exit_2(tmp_path: Path):
-    result = subprocess.run(
-        [sys.executable, "-m", "soccer_td3", "export", str(tmp_path), "--out", str(tmp_path / "o")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 2 and "no weights at" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    result = soccer_td3("export", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert_one_line_error(result, "no weights at")
     assert not (tmp_path / "o").exists()

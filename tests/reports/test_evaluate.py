@@ -1,37 +1,8 @@
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
-from soccer_td3.training.loop import train
-
-
-@pytest.fixture(scope="module")
-def two_task_run(tmp_path_factory):
-    from soccer_td3.config import TrainConfig
-
-    run = tmp_path_factory.mktemp("eval") / "run"
-    config = TrainConfig(
-        env=["LowerT1GoaliePenaltyKick-v0", "LowerT1KickToTarget-v0"],
-        timesteps=300,
-        learning_starts=100,
-        batch_size=32,
-        log_interval=100,
-        actor_net=[64, 64],
-        critic_net=[64, 64],
-        device="cpu",
-    )
-    train(config, run)
-    return run
-
-
-def soccer_td3(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "soccer_td3", *args], capture_output=True, text=True, timeout=300
-    )
+from tests.cli_helpers import assert_one_line_error, soccer_td3
 
 
 def test_two_tasks_two_episodes_give_a_table_and_json(two_task_run: Path):
@@ -54,7 +25,4 @@ def test_no_weights_or_wrong_size_is_one_line_exit_2(two_task_run: Path, tmp_pat
         ([str(tmp_path)], "no weights at"),
         ([str(two_task_run), "--env", "T1KickToTarget-v0"], "obs 90 -> action 12"),
     ):
-        result = soccer_td3("evaluate", *args)
-        assert result.returncode == 2, result.stderr
-        assert "Traceback" not in result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1 and words in result.stderr
+        assert_one_line_error(soccer_td3("evaluate", *args), words)

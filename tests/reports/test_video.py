@@ -4,21 +4,12 @@ from pathlib import Path
 
 import imageio.v2 as iio
 
-from soccer_td3.config import TrainConfig
 from soccer_td3.training.loop import train
+from tests.conftest import tiny
 
 
 def test_two_second_video_of_a_real_episode_decodes(tmp_path: Path):
-    config = TrainConfig(
-        timesteps=200,
-        learning_starts=100,
-        batch_size=32,
-        log_interval=100,
-        actor_net=[32],
-        critic_net=[32],
-        device="cpu",
-    )
-    train(config, tmp_path / "run")
+    train(tiny(timesteps=200, actor_net=[32], critic_net=[32]), tmp_path / "run")
     video = tmp_path / "eval.mp4"
     result = subprocess.run(
         [
