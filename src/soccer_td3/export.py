@@ -94,7 +94,7 @@ def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
         raise UserError(f"unknown --format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     actor, meta = load_policy(path)
     obs_mode = meta.get("obs", "raw")
-    model = EnvUnitsActor(actor)
+    model = EnvUnitsActor(actor).eval()
     example = torch.zeros(1, actor.obs_dim)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
