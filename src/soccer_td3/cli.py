@@ -84,6 +84,13 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         "trains one agent on both, like --env A --env B.",
     )
     train.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_OR_CHECKPOINT",
+        help="Continue a run from its latest checkpoint (or a checkpoints/step_<N> folder) in "
+        "the same folder; its config.yaml is the base, flags here override (e.g. --timesteps).",
+    )
+    train.add_argument(
         "--net",
         metavar="SIZES",
         help="Hidden layer sizes of actor and critics at once, e.g. 512,256,128,64 "
@@ -204,18 +211,52 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
 def run_train(args: argparse.Namespace) -> None:
     from rich.console import Console
 
-    from soccer_td3.training.loop import load_init_weights, train
+    from soccer_td3.training.loop import (
+        TrainingInterrupted,
+        load_init_weights,
+        template_networks,
+        train,
+    )
     from soccer_td3.training.run_dir import new_run_dir
 
+    console = Console(stderr=True)
+    checkpoint = None
+    if args.resume is not None:
+        from soccer_td3.training.checkpoint import check_compatible, load_checkpoint
+
+        checkpoint = load_checkpoint(args.resume)  # a bad checkpoint fails before any write
+        run_dir = checkpoint.path.parent.parent
+        args.config = args.config or run_dir / "config.yaml"
     config = _config_from_args(args)
     init = load_init_weights(config)  # a bad --init-from fails here, before anything is written
-    run_dir = new_run_dir(args.save_dir)
-    console = Console(stderr=True)
-    if run_dir != args.save_dir:
-        console.print(f"{args.save_dir} already holds a run; writing this one to {run_dir}")
+    if checkpoint is not None:
+        if config.env != checkpoint.state["tasks"]:
+            raise UserError(
+                f"checkpoint {checkpoint.path} is from tasks {checkpoint.state['tasks']}, not "
+                f"{config.env}; resume it with its own tasks"
+            )
+        check_compatible(checkpoint, *template_networks(config))
+    else:
+        run_dir = new_run_dir(args.save_dir)
+        if run_dir != args.save_dir:
+            console.print(f"{args.save_dir} already holds a run; writing this one to {run_dir}")
     config.to_yaml(run_dir / "config.yaml")
 
-    final_dir = train(config, run_dir, use_wandb=args.use_wandb, console=console, init=init)
+    try:
+        final_dir = train(
+            config,
+            run_dir,
+            use_wandb=args.use_wandb,
+            console=console,
+            init=init,
+            resume=checkpoint,
+        )
+    except TrainingInterrupted as stopped:
+        print(
+            f"interrupted at step {stopped.step}; checkpoint written to {stopped.checkpoint}. "
+            f"Resume with: soccer-td3 train --resume {run_dir}"
+        )
+        return
     print(f"run folder: {run_dir}")
     print(f"  metrics:  {run_dir / 'progress.csv'}  (tensorboard --logdir {run_dir / 'tb'})")
     print(f"  model:    {final_dir}/actor.safetensors, critic.safetensors")

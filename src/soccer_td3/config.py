@@ -129,6 +129,13 @@ class TrainConfig(BaseModel):
     eval_episodes: int = Field(
         5, gt=0, description="Deterministic episodes per task per evaluation."
     )
+    # --- checkpoints
+    checkpoint_freq: int = Field(
+        50_000,
+        ge=0,
+        description="Env steps between checkpoints (0: none; Ctrl-C still writes one).",
+    )
+    keep_checkpoints: int = Field(2, gt=0, description="How many recent checkpoints to keep.")
     # --- logging
     log_interval: int = Field(1000, gt=0, description="Env steps between metric rows.")
 

@@ -9,6 +9,7 @@ episodes.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from soccer_td3.config import TrainConfig
 from soccer_td3.envs.vector import final_infos, make_vector_env, true_next_obs
 from soccer_td3.errors import UserError
 from soccer_td3.reports.evaluate import evaluate_task
+from soccer_td3.training.checkpoint import Checkpoint, restore, save_checkpoint
 from soccer_td3.training.metrics import MetricsLogger
 
 EPISODE_WINDOW = 100  # episodes averaged in rollout/* metrics, as in stable-baselines3
@@ -39,6 +41,49 @@ def use_available_cores() -> None:
     were tried here and gave no gain beyond run-to-run noise, so OpenMP keeps its defaults."""
     if hasattr(os, "sched_getaffinity"):
         torch.set_num_threads(len(os.sched_getaffinity(0)))
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT/SIGTERM: the step finished, a checkpoint was written, the run can be resumed."""
+
+    def __init__(self, step: int, checkpoint: Path) -> None:
+        super().__init__(f"stopped at step {step}; checkpoint {checkpoint}")
+        self.step, self.checkpoint = step, checkpoint
+
+
+class StopOnSignal:
+    """While active, the first SIGINT/SIGTERM asks the loop to stop after the current step
+    (it then writes a checkpoint); a second one exits at once. Checkpoints are written
+    atomically, so exiting mid-write leaves the previous one intact."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            os._exit(128 + signum)
+        self.requested = True
+
+    def __enter__(self) -> StopOnSignal:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def stop_on_non_finite(row: dict[str, float], step: int, run_dir: Path) -> None:
+    for key in ("train/critic_loss", "train/actor_loss", "train/q_mean"):
+        value = row.get(key)
+        if value is not None and not np.isfinite(value):
+            raise UserError(
+                f"{key} became {value} by step {step}; training stopped (checkpoints in "
+                f"{run_dir / 'checkpoints'} are from before). The seed's advice: lower "
+                "learning_rate to 1e-4, or batch_size to 128, and train again"
+            )
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -61,6 +106,21 @@ class EpisodeStats:
     @classmethod
     def empty(cls) -> EpisodeStats:
         return cls(*(deque(maxlen=EPISODE_WINDOW) for _ in range(3)))
+
+    def to_dict(self) -> dict:
+        return {
+            "returns": list(self.returns),
+            "lengths": list(self.lengths),
+            "successes": list(self.successes),
+            "count": self.count,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EpisodeStats:
+        window = [
+            deque(data[k], maxlen=EPISODE_WINDOW) for k in ("returns", "lengths", "successes")
+        ]
+        return cls(*window, count=data["count"])
 
     def add(self, episode: dict[str, float]) -> None:
         self.returns.append(episode["return"])
@@ -129,10 +189,8 @@ def noisy_action(learner: TD3Learner, obs: torch.Tensor, sigma: float) -> torch.
     return (action + sigma * torch.randn_like(action)).clamp(-1.0, 1.0)
 
 
-def load_init_weights(config: TrainConfig) -> PretrainedWeights | None:
-    """The --init-from weights, checked against this config's networks (raises UserError)."""
-    if config.init_from is None:
-        return None
+def template_networks(config: TrainConfig) -> tuple[Actor, TwinCritic]:
+    """Freshly built CPU networks of the config's shapes, to check files against."""
     bound = np.ones(config.action_size)
     actor = Actor(
         config.observation_size,
@@ -145,7 +203,14 @@ def load_init_weights(config: TrainConfig) -> PretrainedWeights | None:
     critic = TwinCritic(
         config.observation_size, config.action_size, config.critic_net, config.activation
     )
-    return read_pretrained(Path(config.init_from), actor, critic)
+    return actor, critic
+
+
+def load_init_weights(config: TrainConfig) -> PretrainedWeights | None:
+    """The --init-from weights, checked against this config's networks (raises UserError)."""
+    if config.init_from is None:
+        return None
+    return read_pretrained(Path(config.init_from), *template_networks(config))
 
 
 def apply_init_weights(learner: TD3Learner, init: PretrainedWeights) -> str:
@@ -196,8 +261,13 @@ def train(
     use_wandb: bool = False,
     console: Console | None = None,
     init: PretrainedWeights | None = None,
+    resume: Checkpoint | None = None,
 ) -> Path:
-    """Train as configured, writing metrics and final weights into `run_dir`; returns final/."""
+    """Train as configured, writing metrics and final weights into `run_dir`; returns final/.
+
+    With `resume`, continue that checkpoint's run exactly: weights, optimiser moments, buffer,
+    counters and RNG states come back; the envs start new episodes.
+    """
     console = console or Console(stderr=True)
     init = init or load_init_weights(config)
     device = resolve_device(config.device)
@@ -217,22 +287,52 @@ def train(
     # Never more transitions than steps: a short run need not preallocate a 1M-row buffer.
     capacity = min(config.buffer_size, config.timesteps)
     buffer = ReplayBuffer(capacity, obs_dim, act_dim, device)
-    logger = MetricsLogger(run_dir, use_wandb, config.model_dump())
-
     num_envs = envs.num_envs
     stats = EpisodeStats.empty()
     per_task = {task: EpisodeStats.empty() for task in config.env} if len(config.env) > 1 else {}
+    step = 0
+    next_eval = config.eval_freq or None
+    next_checkpoint = config.checkpoint_freq or None
+    best_score = -float("inf")
+    untrained_steps = 0  # env steps not yet matched by a training round (keeps the UTD ratio)
+    next_log = config.log_interval
+    elapsed_before = 0.0
+    if resume is not None:
+        restore(resume, learner, buffer)
+        state = resume.state
+        step, next_log, untrained_steps = state["step"], state["next_log"], state["untrained_steps"]
+        next_eval, next_checkpoint = state["next_eval"], state["next_checkpoint"]
+        best_score, elapsed_before = state["best_score"], state["time_elapsed"]
+        rng.bit_generator.state = state["numpy_rng"]
+        stats = EpisodeStats.from_dict(state["stats"])
+        per_task = {t: EpisodeStats.from_dict(d) for t, d in state["per_task"].items()}
+        console.print(f"resumed {resume.path} at step {step}; the envs start new episodes")
+    logger = MetricsLogger(
+        run_dir, use_wandb, config.model_dump(), resume_step=step if resume else None
+    )
+
+    def counters() -> dict:
+        return {
+            "next_log": next_log,
+            "untrained_steps": untrained_steps,
+            "next_eval": next_eval,
+            "next_checkpoint": next_checkpoint,
+            "best_score": best_score,
+            "time_elapsed": elapsed_before + time.perf_counter() - start_time,
+            "numpy_rng": rng.bit_generator.state,
+            "stats": stats.to_dict(),
+            "per_task": {t: st.to_dict() for t, st in per_task.items()},
+            "tasks": config.env,
+            "obs": config.observation_mode,
+        }
+
     losses = LossAccumulator()
     episode_return = np.zeros(num_envs)
     episode_length = np.zeros(num_envs, dtype=np.int64)
-    obs, _ = envs.reset(seed=config.seed)
-    start_time = time.perf_counter()
-    step = 0
-    next_eval = config.eval_freq or None
-    best_score = -float("inf")
+    obs, _ = envs.reset(seed=config.seed + step)
+    start_time, start_step = time.perf_counter(), step
     pending_eval: dict[str, float] = {}
-    untrained_steps = 0  # env steps not yet matched by a training round (keeps the UTD ratio)
-    next_log = config.log_interval
+    stop = StopOnSignal()
 
     progress = Progress(
         TextColumn("[bold]train"),
@@ -245,7 +345,7 @@ def train(
     )
     bar = progress.add_task("train", total=config.timesteps, status="")
     try:
-        with progress:
+        with progress, stop:
             while step < config.timesteps:
                 obs_t = torch.as_tensor(obs, dtype=torch.float32).to(device)  # one crossing
                 if step < config.learning_starts:
@@ -291,19 +391,20 @@ def train(
 
                 if step >= next_log or step >= config.timesteps:
                     elapsed = time.perf_counter() - start_time
-                    fps = step / elapsed
+                    fps = (step - start_step) / elapsed
                     row = stats.metrics()
                     for task, task_stats in per_task.items():
                         row |= task_stats.metrics(f"rollout/{task}")
                     row |= {
                         **losses.drain(),
                         "time/fps": fps,
-                        "time/time_elapsed": elapsed,
+                        "time/time_elapsed": elapsed_before + elapsed,
                         "time/episodes": stats.count,
                         "train/n_updates": learner.n_updates,
                         **pending_eval,
                     }
                     pending_eval.clear()
+                    stop_on_non_finite(row, step, run_dir)
                     logger.record(step, row)
                     next_log = (step // config.log_interval + 1) * config.log_interval
                     rew = row.get("rollout/ep_rew_mean")
@@ -313,6 +414,18 @@ def train(
                     progress.update(bar, completed=step, status=status)
                 elif step % 100 < num_envs:
                     progress.update(bar, completed=step)
+
+                due = next_checkpoint is not None and step >= next_checkpoint
+                if due or stop.requested:
+                    if due:
+                        next_checkpoint = (
+                            step // config.checkpoint_freq + 1
+                        ) * config.checkpoint_freq
+                    saved = save_checkpoint(
+                        run_dir, step, learner, buffer, counters(), config.keep_checkpoints
+                    )
+                    if stop.requested:
+                        raise TrainingInterrupted(step, saved)
     finally:
         logger.close()
         envs.close()

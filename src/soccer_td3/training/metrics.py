@@ -18,12 +18,23 @@ STEP_KEY = "time/total_timesteps"
 
 
 class CsvSink:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, resume_step: int | None = None) -> None:
         self.path = path
         self.columns: list[str] = []
         if path.is_file():
             with path.open(newline="") as handle:
                 self.columns = next(csv.reader(handle), [])
+            if resume_step is not None:
+                self._drop_rows_after(resume_step)
+
+    def _drop_rows_after(self, step: int) -> None:
+        """A resumed run replays the steps after its checkpoint: their old rows must go."""
+        with self.path.open(newline="") as handle:
+            rows = [r for r in csv.DictReader(handle) if int(float(r[STEP_KEY])) <= step]
+        with self.path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, self.columns)
+            writer.writeheader()
+            writer.writerows(rows)
 
     def write(self, row: dict[str, float]) -> None:
         new = [key for key in row if key not in self.columns]
@@ -46,13 +57,19 @@ class CsvSink:
 
 class MetricsLogger:
     def __init__(
-        self, run_dir: Path, use_wandb: bool = False, config: dict[str, Any] | None = None
+        self,
+        run_dir: Path,
+        use_wandb: bool = False,
+        config: dict[str, Any] | None = None,
+        resume_step: int | None = None,
     ):
         from torch.utils.tensorboard import SummaryWriter
 
-        self.csv = CsvSink(run_dir / "progress.csv")
-        self.episodes = CsvSink(run_dir / "episodes.csv")
-        self.tensorboard = SummaryWriter(str(run_dir / "tb"))
+        self.csv = CsvSink(run_dir / "progress.csv", resume_step)
+        self.episodes = CsvSink(run_dir / "episodes.csv", resume_step)
+        # purge_step: TensorBoard drops the events a crashed run wrote after the checkpoint.
+        purge = None if resume_step is None else resume_step + 1
+        self.tensorboard = SummaryWriter(str(run_dir / "tb"), purge_step=purge)
         self.wandb_run = _start_wandb(run_dir, config or {}) if use_wandb else None
 
     def record(self, step: int, metrics: dict[str, float]) -> None:
