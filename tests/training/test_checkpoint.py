@@ -159,3 +159,27 @@ def test_bad_resumes_are_one_line_and_exit_2(finished_run: Path, tmp_path: Path)
     assert (finished_run / "config.yaml").read_text() == config_before
     with pytest.raises(UserError, match="holds no checkpoint"):
         load_checkpoint(tmp_path)
+
+
+def test_a_full_disk_is_one_error_and_the_previous_checkpoint_stays(tmp_path, monkeypatch):
+    config = tiny()
+    learner = build_learner(config, 45, 12, -np.ones(12), np.ones(12), "cpu")
+    buffer = ReplayBuffer(100, 45, 12)
+    buffer.add(
+        np.zeros((10, 45)), np.zeros((10, 12)), np.zeros(10), np.zeros((10, 45)), np.zeros(10)
+    )
+    first = save_checkpoint(tmp_path, 10, learner, buffer, {"tasks": config.env})
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(1, 1, 0))
+    with pytest.raises(UserError, match="not enough disk"):
+        save_checkpoint(tmp_path, 20, learner, buffer, {"tasks": config.env})
+    assert load_checkpoint(tmp_path).path == first
+    assert not (tmp_path / "checkpoints" / "step_20").exists()
+
+
+def test_non_finite_losses_stop_with_the_quantity_step_and_advice(tmp_path: Path):
+    from soccer_td3.training.loop import train
+
+    with pytest.raises(UserError, match=r"train/\w+ became (nan|inf).*learning_rate to 1e-4"):
+        train(tiny(learning_rate=1e30), tmp_path)
