@@ -211,13 +211,9 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
 def run_train(args: argparse.Namespace) -> None:
     from rich.console import Console
 
-    from soccer_td3.training.loop import (
-        TrainingInterrupted,
-        load_init_weights,
-        template_networks,
-        train,
-    )
+    from soccer_td3.training.loop import load_init_weights, template_networks, train
     from soccer_td3.training.run_dir import new_run_dir
+    from soccer_td3.training.signals import TrainingInterrupted
 
     console = Console(stderr=True)
     checkpoint = None

@@ -9,10 +9,7 @@ episodes.
 from __future__ import annotations
 
 import os
-import signal
 import time
-from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +28,8 @@ from soccer_td3.errors import UserError
 from soccer_td3.reports.evaluate import evaluate_task
 from soccer_td3.training.checkpoint import Checkpoint, restore, save_checkpoint
 from soccer_td3.training.metrics import MetricsLogger
-
-EPISODE_WINDOW = 100  # episodes averaged in rollout/* metrics, as in stable-baselines3
+from soccer_td3.training.signals import StopOnSignal, TrainingInterrupted
+from soccer_td3.training.stats import EpisodeStats, LossAccumulator
 
 
 def use_available_cores() -> None:
@@ -41,38 +38,6 @@ def use_available_cores() -> None:
     were tried here and gave no gain beyond run-to-run noise, so OpenMP keeps its defaults."""
     if hasattr(os, "sched_getaffinity"):
         torch.set_num_threads(len(os.sched_getaffinity(0)))
-
-
-class TrainingInterrupted(Exception):
-    """SIGINT/SIGTERM: the step finished, a checkpoint was written, the run can be resumed."""
-
-    def __init__(self, step: int, checkpoint: Path) -> None:
-        super().__init__(f"stopped at step {step}; checkpoint {checkpoint}")
-        self.step, self.checkpoint = step, checkpoint
-
-
-class StopOnSignal:
-    """While active, the first SIGINT/SIGTERM asks the loop to stop after the current step
-    (it then writes a checkpoint); a second one exits at once. Checkpoints are written
-    atomically, so exiting mid-write leaves the previous one intact."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, object] = {}
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            os._exit(128 + signum)
-        self.requested = True
-
-    def __enter__(self) -> StopOnSignal:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 def stop_on_non_finite(row: dict[str, float], step: int, run_dir: Path) -> None:
@@ -92,72 +57,6 @@ def resolve_device(requested: str) -> torch.device:
     if requested == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
     return torch.device(requested)
-
-
-@dataclass
-class EpisodeStats:
-    """Rolling window of finished episodes, for the rollout/* metrics."""
-
-    returns: deque
-    lengths: deque
-    successes: deque
-    count: int = 0
-
-    @classmethod
-    def empty(cls) -> EpisodeStats:
-        return cls(*(deque(maxlen=EPISODE_WINDOW) for _ in range(3)))
-
-    def to_dict(self) -> dict:
-        return {
-            "returns": list(self.returns),
-            "lengths": list(self.lengths),
-            "successes": list(self.successes),
-            "count": self.count,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> EpisodeStats:
-        window = [
-            deque(data[k], maxlen=EPISODE_WINDOW) for k in ("returns", "lengths", "successes")
-        ]
-        return cls(*window, count=data["count"])
-
-    def add(self, episode: dict[str, float]) -> None:
-        self.returns.append(episode["return"])
-        self.lengths.append(episode["length"])
-        if "success" in episode:
-            self.successes.append(episode["success"])
-        self.count += 1
-
-    def metrics(self, prefix: str = "rollout") -> dict[str, float]:
-        if not self.returns:
-            return {}
-        out = {
-            f"{prefix}/ep_rew_mean": float(np.mean(self.returns)),
-            f"{prefix}/ep_len_mean": float(np.mean(self.lengths)),
-        }
-        if self.successes:
-            out[f"{prefix}/success_rate"] = float(np.mean(self.successes))
-        return out
-
-
-class LossAccumulator:
-    """Sums losses on the device; they cross to the host only when a row is logged."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.counts: dict[str, int] = {}
-
-    def add(self, metrics: dict[str, torch.Tensor]) -> None:
-        for key, value in metrics.items():
-            self.sums[key] = self.sums[key] + value if key in self.sums else value.clone()
-            self.counts[key] = self.counts.get(key, 0) + 1
-
-    def drain(self) -> dict[str, float]:
-        out = {key: float(total) / self.counts[key] for key, total in self.sums.items()}
-        self.sums.clear()
-        self.counts.clear()
-        return out
 
 
 def build_learner(config: TrainConfig, obs_dim: int, act_dim: int, low, high, device) -> TD3Learner:
