@@ -213,7 +213,7 @@ def run_train(args: argparse.Namespace) -> None:
 
     from soccer_td3.training.loop import load_init_weights, template_networks, train
     from soccer_td3.training.run_dir import new_run_dir
-    from soccer_td3.training.signals import TrainingInterrupted
+    from soccer_td3.training.signals import RedFlagStop, TrainingInterrupted
 
     console = Console(stderr=True)
     checkpoint = None
@@ -247,6 +247,13 @@ def run_train(args: argparse.Namespace) -> None:
             init=init,
             resume=checkpoint,
         )
+    except RedFlagStop as flag:
+        print(
+            f"{flag}; stopped by --strict-redflags. Resume with: soccer-td3 train --resume "
+            f"{run_dir} (and the remedy's settings)",
+            file=sys.stderr,
+        )
+        raise SystemExit(3) from None
     except TrainingInterrupted as stopped:
         print(
             f"interrupted at step {stopped.step}; checkpoint written to {stopped.checkpoint}. "

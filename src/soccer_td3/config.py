@@ -136,6 +136,20 @@ class TrainConfig(BaseModel):
         description="Env steps between checkpoints (0: none; Ctrl-C still writes one).",
     )
     keep_checkpoints: int = Field(2, gt=0, description="How many recent checkpoints to keep.")
+    # --- red flags (training/redflags.py)
+    strict_redflags: bool = Field(
+        False, description="Stop (exit 3, after a checkpoint) on exploding-loss/non-finite flags."
+    )
+    redflag_window: int = Field(
+        50_000, gt=0, description="Env steps a red-flag trend is judged over."
+    )
+    redflag_loss_growth: float = Field(
+        100.0, gt=1, description="Loss magnitude growth within the window that counts as exploding."
+    )
+    redflag_q_limit: float = Field(1e4, gt=0, description="|train/q_mean| beyond which Q explodes.")
+    redflag_min_fps: float = Field(
+        10.0, ge=0, description="Env steps/s below which training is slow."
+    )
     # --- logging
     log_interval: int = Field(1000, gt=0, description="Env steps between metric rows.")
 

@@ -28,7 +28,8 @@ from soccer_td3.errors import UserError
 from soccer_td3.reports.evaluate import evaluate_task
 from soccer_td3.training.checkpoint import Checkpoint, restore, save_checkpoint
 from soccer_td3.training.metrics import MetricsLogger
-from soccer_td3.training.signals import StopOnSignal, TrainingInterrupted
+from soccer_td3.training.redflags import RedFlag, RedFlagMonitor, RedFlagThresholds
+from soccer_td3.training.signals import RedFlagStop, StopOnSignal, TrainingInterrupted
 from soccer_td3.training.stats import EpisodeStats, LossAccumulator
 
 
@@ -38,6 +39,13 @@ def use_available_cores() -> None:
     were tried here and gave no gain beyond run-to-run noise, so OpenMP keeps its defaults."""
     if hasattr(os, "sched_getaffinity"):
         torch.set_num_threads(len(os.sched_getaffinity(0)))
+
+
+def report_red_flag(flag: RedFlag, console: Console, logger: MetricsLogger, run_dir: Path) -> None:
+    console.print(f"[bold red]{flag.line()}[/]")
+    with (run_dir / "redflags.log").open("a") as handle:
+        handle.write(flag.line() + "\n")
+    logger.tensorboard.add_text(f"redflags/{flag.name}", flag.line(), flag.step)
 
 
 def stop_on_non_finite(row: dict[str, float], step: int, run_dir: Path) -> None:
@@ -232,6 +240,16 @@ def train(
     start_time, start_step = time.perf_counter(), step
     pending_eval: dict[str, float] = {}
     stop = StopOnSignal()
+    redflags = RedFlagMonitor(
+        RedFlagThresholds(
+            window=config.redflag_window,
+            loss_growth=config.redflag_loss_growth,
+            q_limit=config.redflag_q_limit,
+            min_fps=config.redflag_min_fps,
+        ),
+        config.learning_starts,
+        cpu_with_cuda_available=device.type == "cpu" and torch.cuda.is_available(),
+    )
 
     progress = Progress(
         TextColumn("[bold]train"),
@@ -303,6 +321,19 @@ def train(
                         **pending_eval,
                     }
                     pending_eval.clear()
+                    for flag in redflags.check(step, row):
+                        report_red_flag(flag, console, logger, run_dir)
+                        if config.strict_redflags and flag.stops_when_strict:
+                            if flag.name != "non_finite":  # non-finite weights are no use
+                                save_checkpoint(
+                                    run_dir,
+                                    step,
+                                    learner,
+                                    buffer,
+                                    counters(),
+                                    config.keep_checkpoints,
+                                )
+                            raise RedFlagStop(flag.line())
                     stop_on_non_finite(row, step, run_dir)
                     logger.record(step, row)
                     next_log = (step // config.log_interval + 1) * config.log_interval

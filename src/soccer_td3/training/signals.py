@@ -38,3 +38,7 @@ class StopOnSignal:
     def __exit__(self, *exc) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+
+
+class RedFlagStop(Exception):
+    """--strict-redflags: a loss or non-finite red flag ended the run (exit code 3)."""
