@@ -54,20 +54,25 @@ def load_policy(path: Path) -> tuple[Actor, dict]:
     return load_actor(actor_file), meta
 
 
+@torch.inference_mode()
+def policy_action(
+    actor: Actor, obs: np.ndarray, noise: float = 0.0, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """The actor's action for one observation, in the env's units; optional Gaussian noise on
+    the normalised action (kept in [-1, 1])."""
+    device = actor.action_scale.device
+    action = actor(torch.as_tensor(obs, dtype=torch.float32, device=device).unsqueeze(0))[0]
+    if noise > 0:
+        perturbation = torch.as_tensor(rng.standard_normal(action.shape), dtype=torch.float32)
+        action = (action + noise * perturbation.to(device)).clamp(-1.0, 1.0)
+    return actor.to_env_units(action).cpu().numpy()
+
+
 def run_episode(env, actor: Actor, seed: int, noise: float, rng: np.random.Generator):
     obs, info = env.reset(seed=seed)
     total, length = 0.0, 0
-    device = actor.action_scale.device
     while True:
-        with torch.inference_mode():
-            obs_t = torch.as_tensor(obs, dtype=torch.float32, device=device).unsqueeze(0)
-            action = actor(obs_t)[0].cpu()
-        if noise > 0:
-            action = (action + noise * torch.as_tensor(rng.standard_normal(action.shape))).clamp(
-                -1.0, 1.0
-            )
-        env_action = actor.to_env_units(action.to(device)).cpu().numpy()
-        obs, reward, terminated, truncated, info = env.step(env_action)
+        obs, reward, terminated, truncated, info = env.step(policy_action(actor, obs, noise, rng))
         total += float(reward)
         length += 1
         if terminated or truncated:

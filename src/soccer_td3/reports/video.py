@@ -55,10 +55,10 @@ def record_video(
 
     from soccer_td3.envs.registry import make_env
     from soccer_td3.envs.vector import FeatureObservation
+    from soccer_td3.reports.evaluate import policy_action
 
     every = max(1, CONTROL_HZ // fps)
     frames_per_task = round(seconds * fps)
-    device = actor.action_scale.device
     written = 0
     with (
         imageio.get_writer(str(path), fps=fps, codec="libx264", macro_block_size=2) as writer,
@@ -77,10 +77,7 @@ def record_video(
                         writer.append_data(caption(env.render(), task))
                         task_frames += 1
                         progress.update(bar, completed=task_frames)
-                    with torch.inference_mode():
-                        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=device)
-                        action = actor.to_env_units(actor(obs_t.unsqueeze(0))[0])
-                    obs, _, terminated, truncated, _ = env.step(action.cpu().numpy())
+                    obs, _, terminated, truncated, _ = env.step(policy_action(actor, obs))
                     step += 1
                     if terminated or truncated:
                         obs, _ = env.reset()

@@ -48,15 +48,9 @@ def report_red_flag(flag: RedFlag, console: Console, logger: MetricsLogger, run_
     logger.tensorboard.add_text(f"redflags/{flag.name}", flag.line(), flag.step)
 
 
-def stop_on_non_finite(row: dict[str, float], step: int, run_dir: Path) -> None:
-    for key in ("train/critic_loss", "train/actor_loss", "train/q_mean"):
-        value = row.get(key)
-        if value is not None and not np.isfinite(value):
-            raise UserError(
-                f"{key} became {value} by step {step}; training stopped (checkpoints in "
-                f"{run_dir / 'checkpoints'} are from before). The seed's advice: lower "
-                "learning_rate to 1e-4, or batch_size to 128, and train again"
-            )
+def next_multiple(step: int, every: int) -> int:
+    """The first multiple of `every` after `step`: when a periodic action is next due."""
+    return (step // every + 1) * every
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -299,7 +293,7 @@ def train(
                             losses.add(learner.update(buffer.sample(config.batch_size)))
 
                 if next_eval is not None and step >= next_eval:
-                    next_eval = (step // config.eval_freq + 1) * config.eval_freq
+                    next_eval = next_multiple(step, config.eval_freq)
                     evaluation = evaluate_during_training(learner, config)
                     pending_eval |= evaluation  # goes out with the next metrics row
                     if evaluation["eval/mean_score"] > best_score:
@@ -323,20 +317,19 @@ def train(
                     pending_eval.clear()
                     for flag in redflags.check(step, row):
                         report_red_flag(flag, console, logger, run_dir)
+                        if flag.name == "non_finite":  # no checkpoint: the weights are gone
+                            raise UserError(
+                                f"{flag.message} by step {step}; training stopped (checkpoints "
+                                f"in {run_dir / 'checkpoints'} are from before). The seed's "
+                                f"advice: {flag.remedy}"
+                            )
                         if config.strict_redflags and flag.stops_when_strict:
-                            if flag.name != "non_finite":  # non-finite weights are no use
-                                save_checkpoint(
-                                    run_dir,
-                                    step,
-                                    learner,
-                                    buffer,
-                                    counters(),
-                                    config.keep_checkpoints,
-                                )
+                            save_checkpoint(
+                                run_dir, step, learner, buffer, counters(), config.keep_checkpoints
+                            )
                             raise RedFlagStop(flag.line())
-                    stop_on_non_finite(row, step, run_dir)
                     logger.record(step, row)
-                    next_log = (step // config.log_interval + 1) * config.log_interval
+                    next_log = next_multiple(step, config.log_interval)
                     rew = row.get("rollout/ep_rew_mean")
                     status = f"{fps:6.0f} steps/s" + (
                         f"  ep_rew_mean {rew:8.2f}" if rew is not None else ""
@@ -348,9 +341,7 @@ def train(
                 due = next_checkpoint is not None and step >= next_checkpoint
                 if due or stop.requested:
                     if due:
-                        next_checkpoint = (
-                            step // config.checkpoint_freq + 1
-                        ) * config.checkpoint_freq
+                        next_checkpoint = next_multiple(step, config.checkpoint_freq)
                     saved = save_checkpoint(
                         run_dir, step, learner, buffer, counters(), config.keep_checkpoints
                     )

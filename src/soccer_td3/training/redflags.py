@@ -1,8 +1,9 @@
 """Live red flags on the metrics stream: the seed's "if you see this, fix it" list, automated.
 
 Each check reads the rows the logger writes and fires at most once per run, with the seed's
-remedy. The loop prints it (in colour), appends it to redflags.log and TensorBoard text; with
---strict-redflags a loss or non-finite flag stops the run (after a checkpoint) with exit code 3.
+remedy. The loop prints it (in colour), appends it to redflags.log and TensorBoard text. A
+non-finite flag always stops the run (exit 2: nothing good can follow); with --strict-redflags
+an exploding-loss flag stops it too, after a checkpoint, with exit code 3.
 """
 
 from __future__ import annotations
@@ -65,14 +66,16 @@ class RedFlagMonitor:
         return new
 
     def _non_finite(self, step: int, row: dict[str, float]) -> RedFlag | None:
-        bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+        bad = [(k, v) for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
         if not bad:
             return None
+        key, value = bad[0]
         return RedFlag(
             "non_finite",
             step,
-            f"{', '.join(bad)} not finite",
-            "stop; resume from the last checkpoint with learning_rate 1e-4",
+            f"{key} became {value}",
+            "lower learning_rate to "
+            "1e-4, or batch_size to 128, and resume from the last checkpoint",
             True,
         )
 
