@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -163,11 +164,14 @@ def train(
     console: Console | None = None,
     init: PretrainedWeights | None = None,
     resume: Checkpoint | None = None,
+    on_eval: Callable[[int, dict[str, float]], None] | None = None,
 ) -> Path:
     """Train as configured, writing metrics and final weights into `run_dir`; returns final/.
 
     With `resume`, continue that checkpoint's run exactly: weights, optimiser moments, buffer,
-    counters and RNG states come back; the envs start new episodes.
+    counters and RNG states come back; the envs start new episodes. `on_eval(step, row)` sees
+    each evaluation's eval/* row as it is made: the tuner reports it to Optuna, whose pruning
+    exception ends the run from inside (logs and envs still close).
     """
     console = console or Console(stderr=True)
     init = init or load_init_weights(config)
@@ -299,6 +303,8 @@ def train(
                     if evaluation["eval/mean_score"] > best_score:
                         best_score = evaluation["eval/mean_score"]
                         save_policy(run_dir / "best", learner, config)
+                    if on_eval is not None:
+                        on_eval(step, evaluation)
 
                 if step >= next_log or step >= config.timesteps:
                     elapsed = time.perf_counter() - start_time
