@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from soccer_td3.envs.observation import FEATURE_SIZE, FEATURE_TASKS
 from soccer_td3.envs.registry import TASKS
+from soccer_td3.envs.shaping import ShapingWeights, resolve_shaping
 from soccer_td3.errors import UserError
 
 DEFAULT_TASK = "LowerT1GoaliePenaltyKick-v0"
@@ -70,6 +71,11 @@ class TrainConfig(BaseModel):
         None,
         description="Start from these weights: a soccer_td3 weight file or run folder, or a "
         "stable-baselines3 TD3 .zip (actor, and critic when present).",
+    )
+    shaping: ShapingWeights = Field(
+        default_factory=ShapingWeights,
+        description="Reward shaping: none, default (README, 'Reward shaping') or a YAML file "
+        "of term weights (fall, away_from_ball, step, toward_target, upright).",
     )
     # --- networks
     actor_net: list[int] = Field(
@@ -157,6 +163,11 @@ class TrainConfig(BaseModel):
     @classmethod
     def _parse_net(cls, value: Any) -> list[int]:
         return parse_net(value)
+
+    @field_validator("shaping", mode="before")
+    @classmethod
+    def _resolve_shaping(cls, value: Any) -> Any:
+        return resolve_shaping(value)
 
     @field_validator("env", mode="before")
     @classmethod

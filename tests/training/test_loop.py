@@ -11,6 +11,7 @@ from soccer_td3.agent.weights import ACTOR_FILE, CRITIC_FILE, load_actor
 from soccer_td3.config import TrainConfig
 from soccer_td3.envs.observation import FEATURE_SIZE
 from soccer_td3.envs.registry import make_env
+from soccer_td3.envs.shaping import SHAPING_TERMS
 from soccer_td3.training.loop import train
 
 
@@ -116,3 +117,33 @@ def test_evaluation_during_training_logs_scores_and_keeps_the_best(tiny_config, 
         assert math.isfinite(float(row["eval/mean_reward"]))
     best = load_actor(tmp_path / "best" / ACTOR_FILE, expect_obs_dim=45, expect_act_dim=12)
     assert best.hidden == [64, 64]
+
+
+def test_shaped_run_logs_each_term_and_the_env_reward(tiny_config, tmp_path: Path):
+    tiny_config.shaping = "default"
+    tiny_config.timesteps = 600
+    train(tiny_config, tmp_path)
+    with (tmp_path / "episodes.csv").open() as handle:
+        episodes = list(csv.DictReader(handle))
+    assert episodes, "random torques fall within 600 steps"
+    for episode in episodes:
+        terms = {key: float(v) for key, v in episode.items() if key.startswith("shaping/")}
+        assert set(terms) == {f"shaping/{t}" for t in SHAPING_TERMS}
+        # The shaped return is the env's plus every term: nothing hidden, nothing lost.
+        assert float(episode["return"]) == pytest.approx(
+            float(episode["env_return"]) + sum(terms.values()), rel=1e-4, abs=1e-4
+        )
+    with (tmp_path / "progress.csv").open() as handle:
+        last = list(csv.DictReader(handle))[-1]
+    assert math.isfinite(float(last["rollout/env_rew_mean"]))
+    assert float(last["shaping/step"]) == 0.0  # off in the default set
+    assert float(last["shaping/upright"]) > 0.0
+
+
+def test_unshaped_run_still_logs_the_env_reward(tiny_config, tmp_path: Path):
+    tiny_config.timesteps = 600
+    train(tiny_config, tmp_path)
+    with (tmp_path / "progress.csv").open() as handle:
+        last = list(csv.DictReader(handle))[-1]
+    assert float(last["rollout/env_rew_mean"]) == pytest.approx(float(last["rollout/ep_rew_mean"]))
+    assert not [key for key in last if key.startswith("shaping/")]

@@ -16,6 +16,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from soccer_td3.envs.observation import FEATURE_SIZE, features
 from soccer_td3.envs.registry import make_env, task_spec
+from soccer_td3.envs.shaping import RewardShaping, ShapingWeights
 
 
 class FeatureObservation(gym.Wrapper):
@@ -36,12 +37,19 @@ class FeatureObservation(gym.Wrapper):
 
 
 def make_vector_env(
-    tasks: Sequence[str], envs_per_task: int = 1, seed: int = 0, obs_mode: str = "raw"
+    tasks: Sequence[str],
+    envs_per_task: int = 1,
+    seed: int = 0,
+    obs_mode: str = "raw",
+    shaping: ShapingWeights | None = None,
+    gamma: float = 0.99,
 ) -> tuple[SyncVectorEnv, list[str]]:
     """`envs_per_task` copies of each task, interleaved (env i plays tasks[i % len(tasks)]) so
     every vector step feeds the buffer the tasks in equal share; returns the env and each
     sub-env's task. Sync, not Async: on 1-2 cores a subprocess per env costs more in pickling
-    and context switches than the ~0.5 ms a physics step takes."""
+    and context switches than the ~0.5 ms a physics step takes. With `shaping` (even all
+    zero) each env reports its own reward beside the shaped one; `gamma` is the learner's, which
+    the potential terms need to stay policy-invariant."""
     env_tasks = [tasks[i % len(tasks)] for i in range(envs_per_task * len(tasks))]
     for task in tasks:
         task_spec(task)
@@ -49,6 +57,8 @@ def make_vector_env(
     def factory(i: int, task: str):
         def make():
             env = make_env(task, seed + i)
+            if shaping is not None:
+                env = RewardShaping(env, shaping, gamma)
             return FeatureObservation(env, task) if obs_mode == "features" else env
 
         return make

@@ -181,7 +181,12 @@ def train(
     rng = np.random.default_rng(config.seed)
 
     envs, env_tasks = make_vector_env(
-        config.env, config.num_envs, config.seed, config.observation_mode
+        config.env,
+        config.num_envs,
+        config.seed,
+        config.observation_mode,
+        shaping=config.shaping,
+        gamma=config.gamma,
     )
     obs_dim = envs.single_observation_space.shape[0]
     act_dim = envs.single_action_space.shape[0]
@@ -280,6 +285,10 @@ def train(
                     episode = {"return": float(episode_return[i]), "length": int(episode_length[i])}
                     if "success" in info:
                         episode["success"] = float(bool(info["success"]))
+                    episode["env_return"] = float(info["episode_env_return"])
+                    if config.shaping.active:
+                        for term, total in info["episode_shaping"].items():
+                            episode[f"shaping/{term}"] = float(total)
                     stats.add(episode)
                     if per_task:
                         per_task[env_tasks[i]].add(episode)

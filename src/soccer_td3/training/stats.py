@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -11,50 +11,55 @@ import torch
 EPISODE_WINDOW = 100  # episodes averaged in rollout/* metrics, as in stable-baselines3
 
 
+# Episode fields logged under SB3's names; any other field (shaping/<term>) keeps its own.
+ROLLOUT_NAMES = {
+    "return": "ep_rew_mean",
+    "length": "ep_len_mean",
+    "success": "success_rate",
+    "env_return": "env_rew_mean",
+}
+# Checkpoints written before the window held every field named the three SB3 ones like this.
+_LEGACY_FIELDS = {"returns": "return", "lengths": "length", "successes": "success"}
+
+
 @dataclass
 class EpisodeStats:
-    """Rolling window of finished episodes, for the rollout/* metrics."""
+    """Rolling window of finished episodes' fields, for the rollout/* and shaping/* metrics."""
 
-    returns: deque
-    lengths: deque
-    successes: deque
+    window: dict[str, deque] = field(default_factory=dict)
     count: int = 0
 
     @classmethod
     def empty(cls) -> EpisodeStats:
-        return cls(*(deque(maxlen=EPISODE_WINDOW) for _ in range(3)))
+        return cls()
 
     def to_dict(self) -> dict:
         return {
-            "returns": list(self.returns),
-            "lengths": list(self.lengths),
-            "successes": list(self.successes),
+            "window": {key: list(values) for key, values in self.window.items()},
             "count": self.count,
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> EpisodeStats:
-        window = [
-            deque(data[k], maxlen=EPISODE_WINDOW) for k in ("returns", "lengths", "successes")
-        ]
-        return cls(*window, count=data["count"])
+        fields = data.get("window") or {
+            new: data[old] for old, new in _LEGACY_FIELDS.items() if data.get(old)
+        }
+        window = {key: deque(values, maxlen=EPISODE_WINDOW) for key, values in fields.items()}
+        return cls(window, count=data["count"])
 
     def add(self, episode: dict[str, float]) -> None:
-        self.returns.append(episode["return"])
-        self.lengths.append(episode["length"])
-        if "success" in episode:
-            self.successes.append(episode["success"])
+        for key, value in episode.items():
+            self.window.setdefault(key, deque(maxlen=EPISODE_WINDOW)).append(value)
         self.count += 1
 
     def metrics(self, prefix: str = "rollout") -> dict[str, float]:
-        if not self.returns:
-            return {}
-        out = {
-            f"{prefix}/ep_rew_mean": float(np.mean(self.returns)),
-            f"{prefix}/ep_len_mean": float(np.mean(self.lengths)),
-        }
-        if self.successes:
-            out[f"{prefix}/success_rate"] = float(np.mean(self.successes))
+        out = {}
+        for key, values in self.window.items():
+            if key in ROLLOUT_NAMES:
+                name = f"{prefix}/{ROLLOUT_NAMES[key]}"
+            else:
+                name = key if prefix == "rollout" else f"{prefix}/{key}"
+            out[name] = float(np.mean(values))
         return out
 
 

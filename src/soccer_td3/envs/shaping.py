@@ -1,0 +1,166 @@
+"""Reward shaping: extra terms on the env's reward, each weighted in the config (0 = off).
+
+The env's own reward is never lost: each step's info carries it (`env_reward`) with each term's
+weighted value (`shaping`), and the step that ends an episode carries the episode's sums
+(`episode_env_return`, `episode_shaping`), which the loop logs as `rollout/env_rew_mean` and
+`shaping/<term>`. Evaluation plays the unshaped env, so the score never sees shaping.
+
+Terms (raw values; the reward gains weight x raw):
+- fall: -1 on the step the env ends the episode because the robot fell (its own check, torso
+  height, so a goal or a ball out of play is not a fall).
+- away_from_ball: potential-based, gamma * phi(s') - phi(s) with phi = -(robot-ball distance
+  on the ground): positive while closing in, negative while walking away.
+- step: -1 every step.
+- toward_target: potential-based with phi = -(ball-target distance on the ground); the target
+  is the task's target site (kick-to-target, obstacle goal area) or the goal the robot attacks.
+- upright: cos(torso tilt) every step, +1 standing straight, 0 lying flat.
+
+The potential terms follow Ng, Harada & Russell (1999): with phi(terminal) = 0 they change no
+optimal policy, only how soon the learner finds it. fall, step and upright are state rewards,
+not potentials, and do change what is optimal: that is their purpose, and why they are small
+or off by default (see DEFAULT_SHAPING).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from soccer_td3.envs.observation import projected_gravity
+
+SHAPING_TERMS = ("fall", "away_from_ball", "step", "toward_target", "upright")
+
+
+class ShapingWeights(BaseModel):
+    """Weight of each term; 0 turns it off. Weights are magnitudes: each term's sign is fixed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fall: float = Field(0.0, ge=0, description="Penalty when the robot falls (ends the episode).")
+    away_from_ball: float = Field(
+        0.0, ge=0, description="Potential on the robot-ball distance (per metre)."
+    )
+    step: float = Field(0.0, ge=0, description="Penalty per step taken.")
+    toward_target: float = Field(
+        0.0, ge=0, description="Potential on the ball-target distance (per metre)."
+    )
+    upright: float = Field(0.0, ge=0, description="Bonus per step of cos(torso tilt).")
+
+    @property
+    def active(self) -> bool:
+        return any(getattr(self, term) for term in SHAPING_TERMS)
+
+
+# Why these (README, "Reward shaping"): the env's dense reward is ~+0.25 per step and its own
+# fall penalty (-10/-15) exists only on the penalty tasks, so `fall` 10 makes a fall cost about
+# 40 steps of reward on every task. The potentials cannot change the optimum, so they are on at
+# a scale (1 per metre of ball travel toward the target, 0.5 per metre the robot closes in) that
+# is a few times the ~0.02 m a step moves things. `upright` 0.05 is a nudge toward balance, the
+# first skill, kept small because it pays for standing still. `step` stays 0: with the reward
+# positive per step and falls ending episodes, a step cost would make falling early attractive.
+DEFAULT_SHAPING = ShapingWeights(fall=10.0, away_from_ball=0.5, toward_target=1.0, upright=0.05)
+
+
+def resolve_shaping(value: Any) -> Any:
+    """`none`, `default` or a YAML file of weights become weights; mappings pass through."""
+    if isinstance(value, Path):
+        value = str(value)
+    if not isinstance(value, str):
+        return value
+    if value == "none":
+        return ShapingWeights()
+    if value == "default":
+        return DEFAULT_SHAPING
+    path = Path(value)
+    if not path.is_file():
+        raise ValueError(
+            f"{value!r} is neither none, default nor an existing YAML file of weights "
+            f"({', '.join(SHAPING_TERMS)})"
+        )
+    try:
+        weights = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError:
+        raise ValueError(f"shaping file {value} is not valid YAML") from None
+    if not isinstance(weights, dict):
+        raise ValueError(
+            f"shaping file {value} must map terms ({', '.join(SHAPING_TERMS)}) to weights"
+        )
+    return weights
+
+
+def _ground_distance(offset: np.ndarray) -> float:
+    return float(np.linalg.norm(np.asarray(offset, dtype=np.float64)[:2]))
+
+
+def ball_to_target(info: dict[str, Any]) -> np.ndarray:
+    """Where the ball should go, relative to the ball: the task's target site when it has one
+    (its offset from the robot is then non-zero), otherwise the goal of the team the robot
+    attacks (player_team one-hot [1, 0] attacks goal_team_0, as sai_mujoco's rewards do)."""
+    target_rel_robot = np.asarray(info["target_xpos_rel_robot"], dtype=np.float64)
+    if np.linalg.norm(target_rel_robot) > 1e-6:
+        return target_rel_robot - np.asarray(info["ball_xpos_rel_robot"], dtype=np.float64)
+    goal = "goal_team_0_rel_ball" if info["player_team"][0] == 1 else "goal_team_1_rel_ball"
+    return np.asarray(info[goal], dtype=np.float64)
+
+
+class RewardShaping(gym.Wrapper):
+    """Adds the weighted shaping terms to a soccer task's reward; needs the task's raw info."""
+
+    def __init__(self, env: gym.Env, weights: ShapingWeights, gamma: float) -> None:
+        super().__init__(env)
+        self.weights = weights
+        self.gamma = gamma
+        self._potentials = (0.0, 0.0)
+        self._episode_terms = dict.fromkeys(SHAPING_TERMS, 0.0)
+        self._episode_env_return = 0.0
+
+    @staticmethod
+    def potentials(info: dict[str, Any]) -> tuple[float, float]:
+        """phi of away_from_ball and toward_target: minus the distances they shrink."""
+        return (
+            -_ground_distance(info["ball_xpos_rel_robot"]),
+            -_ground_distance(ball_to_target(info)),
+        )
+
+    def _fell(self) -> bool:
+        return any(robot.is_terminated() for robot in self.env.unwrapped.robots)
+
+    def raw_terms(self, info: dict[str, Any], terminated: bool) -> dict[str, float]:
+        """Each term before its weight, for the step that produced `info`."""
+        # Absorbing states have no future: phi(terminal) = 0 keeps the shaping policy-invariant.
+        ball, target = (0.0, 0.0) if terminated else self.potentials(info)
+        previous_ball, previous_target = self._potentials
+        return {
+            "fall": -1.0 if terminated and self._fell() else 0.0,
+            "away_from_ball": self.gamma * ball - previous_ball,
+            "step": -1.0,
+            "toward_target": self.gamma * target - previous_target,
+            "upright": float(-projected_gravity(np.asarray(info["robot_quat"]))[2]),
+        }
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        self._potentials = self.potentials(info)
+        self._episode_terms = dict.fromkeys(SHAPING_TERMS, 0.0)
+        self._episode_env_return = 0.0
+        return obs, info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        raw = self.raw_terms(info, terminated)
+        self._potentials = self.potentials(info)
+        terms = {term: getattr(self.weights, term) * raw[term] for term in SHAPING_TERMS}
+        env_reward = float(reward)
+        self._episode_env_return += env_reward
+        for term, value in terms.items():
+            self._episode_terms[term] += value
+        info = {**info, "env_reward": env_reward, "shaping": terms}
+        if terminated or truncated:
+            info["episode_env_return"] = self._episode_env_return
+            info["episode_shaping"] = dict(self._episode_terms)
+        return obs, env_reward + sum(terms.values()), terminated, truncated, info

@@ -1,0 +1,210 @@
+"""Each shaping term on real transitions of the real simulator.
+
+The robot and the ball are given a velocity (their free joints' qvel) before a real physics
+step, so "moving toward the ball" or "the ball heading for the goal" is what MuJoCo integrates,
+not a number written into an info dict.
+"""
+
+import mujoco
+import numpy as np
+import pytest
+
+from soccer_td3.config import build_config
+from soccer_td3.envs.registry import make_env
+from soccer_td3.envs.shaping import (
+    DEFAULT_SHAPING,
+    SHAPING_TERMS,
+    RewardShaping,
+    ShapingWeights,
+    ball_to_target,
+)
+from soccer_td3.errors import UserError
+
+GOALIE = "LowerT1GoaliePenaltyKick-v0"
+ALL_ON = ShapingWeights(**dict.fromkeys(SHAPING_TERMS, 1.0))
+
+
+def _free_joint_dof(env, name: str) -> int:
+    model = env.unwrapped.sim.model._model
+    return int(model.jnt_dofadr[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name)])
+
+
+def _push(env, joint: str, velocity_xy: np.ndarray) -> None:
+    """Set a free joint's horizontal velocity; env.step integrates it."""
+    dof = _free_joint_dof(env, joint)
+    env.unwrapped.sim.data._data.qvel[dof : dof + 2] = velocity_xy
+
+
+def _still(env) -> np.ndarray:
+    return np.zeros(env.action_space.shape)
+
+
+def _unit(vector) -> np.ndarray:
+    vector = np.asarray(vector, dtype=np.float64)[:2]
+    return vector / np.linalg.norm(vector)
+
+
+def _step_with_push(task, joint, direction_of, speed, gamma=0.99):
+    env = RewardShaping(make_env(task, 0), ALL_ON, gamma)
+    _, info = env.reset(seed=0)
+    if direction_of is not None:
+        _push(env, joint, speed * direction_of(info))
+    # sai_mujoco's info reads site positions MuJoCo computed before integrating, so a push
+    # shows from the second step on.
+    for _ in range(2):
+        _, _, _, _, info = env.step(_still(env))
+    env.close()
+    return info["shaping"]
+
+
+def toward_ball(info):
+    return _unit(info["ball_xpos_rel_robot"])
+
+
+def away_from_ball(info):
+    return -toward_ball(info)
+
+
+def test_moving_toward_the_ball_is_positive_and_walking_away_is_below_standing_still():
+    toward = _step_with_push(GOALIE, "robot_0:root", toward_ball, 2.0)["away_from_ball"]
+    still = _step_with_push(GOALIE, "robot_0:root", None, 0.0)["away_from_ball"]
+    away = _step_with_push(GOALIE, "robot_0:root", away_from_ball, 2.0)["away_from_ball"]
+    assert toward > 0
+    assert toward > still > away
+
+
+def test_walking_away_from_the_ball_is_negative_without_discounting():
+    # With gamma < 1 the term also holds (1 - gamma) * distance per step (see shaping.py);
+    # with gamma = 1 it is exactly the distance change.
+    away = _step_with_push(GOALIE, "robot_0:root", away_from_ball, 2.0, gamma=1.0)
+    toward = _step_with_push(GOALIE, "robot_0:root", toward_ball, 2.0, gamma=1.0)
+    assert away["away_from_ball"] < 0 < toward["away_from_ball"]
+
+
+@pytest.mark.parametrize("task", [GOALIE, "LowerT1KickToTarget-v0"])
+def test_ball_heading_for_the_target_is_positive_and_away_from_it_is_negative(task):
+    def to_target(info):
+        return _unit(ball_to_target(info))
+
+    def from_target(info):
+        return -to_target(info)
+
+    toward = _step_with_push(task, "env:ball", to_target, 5.0, gamma=1.0)["toward_target"]
+    away = _step_with_push(task, "env:ball", from_target, 5.0, gamma=1.0)["toward_target"]
+    assert away < 0 < toward
+    discounted = _step_with_push(task, "env:ball", to_target, 5.0)["toward_target"]
+    assert discounted > 0
+
+
+def test_goalie_target_is_the_goal_the_robot_attacks():
+    env = make_env(GOALIE, 0)
+    _, info = env.reset(seed=0)
+    env.close()
+    # The penalty spot is a few metres from the attacked goal, the other goal is across the field.
+    assert np.linalg.norm(ball_to_target(info)[:2]) < 5.0
+
+
+def test_fall_is_penalised_once_on_the_step_the_robot_falls_and_upright_drops():
+    env = RewardShaping(make_env(GOALIE, 0), ALL_ON, 0.99)
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    falls, uprights = [], []
+    for _ in range(600):
+        _, _, terminated, truncated, info = env.step(env.action_space.sample())
+        falls.append(info["shaping"]["fall"])
+        uprights.append(info["shaping"]["upright"])
+        if terminated or truncated:
+            break
+    env.close()
+    assert terminated, "a random policy falls within 600 steps"
+    assert falls[-1] == -1.0 and all(f == 0.0 for f in falls[:-1])
+    assert uprights[0] > 0.99  # standing straight at the start
+    assert uprights[-1] < 0.95  # tilted when it fell
+    assert info["episode_shaping"]["fall"] == -1.0
+
+
+def test_an_episode_ended_by_the_ball_is_not_a_fall():
+    env = RewardShaping(make_env(GOALIE, 0), ALL_ON, 0.99)
+    _, info = env.reset(seed=0)
+    # Shoot the ball at the goal (the keeper saves it) long before the idle robot would fall.
+    _push(env, "env:ball", 15.0 * _unit(ball_to_target(info)))
+    for _ in range(200):
+        _, _, terminated, truncated, info = env.step(_still(env))
+        if terminated or truncated:
+            break
+    env.close()
+    terms = info["reward_terms"]
+    assert terminated and (terms["goal_scored"] or terms["ball_blocked"])
+    assert not terms["robot_fallen"]
+    assert info["shaping"]["fall"] == 0.0
+
+
+def test_step_term_is_minus_its_weight_every_step():
+    env = RewardShaping(make_env(GOALIE, 0), ShapingWeights(step=0.3), 0.99)
+    env.reset(seed=0)
+    for _ in range(5):
+        _, reward, _, _, info = env.step(_still(env))
+        assert info["shaping"]["step"] == pytest.approx(-0.3)
+        assert reward == pytest.approx(info["env_reward"] - 0.3)
+    env.close()
+
+
+def test_zero_weights_leave_the_env_reward_unchanged():
+    plain, shaped = make_env(GOALIE, 0), RewardShaping(make_env(GOALIE, 0), ShapingWeights(), 0.99)
+    plain.reset(seed=3)
+    shaped.reset(seed=3)
+    actions = np.random.default_rng(0).uniform(-1, 1, (300, *plain.action_space.shape))
+    returns = []
+    for action in plain.action_space.low + (actions + 1) / 2 * (
+        plain.action_space.high - plain.action_space.low
+    ):
+        _, r_plain, end_plain, trunc_plain, _ = plain.step(action)
+        _, r_shaped, end_shaped, trunc_shaped, info = shaped.step(action)
+        assert r_shaped == r_plain
+        assert info["env_reward"] == r_plain
+        assert (end_shaped, trunc_shaped) == (end_plain, trunc_plain)
+        returns.append(r_plain)
+        if end_plain or trunc_plain:
+            assert info["episode_env_return"] == pytest.approx(sum(returns))
+            break
+    plain.close()
+    shaped.close()
+
+
+def test_shaped_reward_is_env_reward_plus_weighted_terms():
+    weights = ShapingWeights(fall=2.0, away_from_ball=3.0, step=0.1, toward_target=4.0, upright=0.5)
+    env = RewardShaping(make_env(GOALIE, 0), weights, 0.99)
+    env.reset(seed=0)
+    _, reward, _, _, info = env.step(env.action_space.sample())
+    assert reward == pytest.approx(info["env_reward"] + sum(info["shaping"].values()))
+    assert info["shaping"]["step"] == pytest.approx(-0.1)
+    env.close()
+
+
+def test_shaping_setting_accepts_none_default_and_a_weights_file(tmp_path):
+    assert not build_config(overrides={"shaping": "none"}).shaping.active
+    assert build_config(overrides={"shaping": "default"}).shaping == DEFAULT_SHAPING
+    weights = tmp_path / "weights.yaml"
+    weights.write_text("fall: 3\nupright: 0.2\n")
+    config = build_config(overrides={"shaping": str(weights)})
+    assert (config.shaping.fall, config.shaping.upright, config.shaping.step) == (3, 0.2, 0)
+    # A run's config.yaml holds the weights themselves, so it reloads without the file.
+    config.to_yaml(tmp_path / "config.yaml")
+    assert build_config(config_file=tmp_path / "config.yaml").shaping == config.shaping
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("sometimes", ["shaping", "none, default"]),
+        ({"fal": 1.0}, ["shaping", "fal"]),
+        ({"fall": -1.0}, ["shaping", "fall"]),
+    ],
+)
+def test_bad_shaping_is_a_one_line_config_error(value, words):
+    with pytest.raises(UserError) as error:
+        build_config(overrides={"shaping": value})
+    message = str(error.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message
