@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
         (["--preset", "huge"], ["invalid choice", "--help"]),
         (["--no-such-flag"], ["unrecognized arguments", "--help"]),
         (["--net", "256,0"], ["actor_net", "positive"]),
+        (["--shaping", "strong"], ["shaping", "none, default"]),
         (
             [
                 "--env",

@@ -33,6 +33,8 @@ def _field_help(name: str) -> str:
     default = field.get_default(call_default_factory=True)
     if isinstance(default, list):
         default = ",".join(map(str, default))
+    if name == "shaping":
+        default = "none"
     return f"{field.description} (default: {default})"
 
 
@@ -171,11 +173,92 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     )
 
 
+def _add_compare_parsers(commands: argparse._SubParsersAction) -> None:
+    compare = commands.add_parser(
+        "compare",
+        help="Train presets x seeds and write a report (baseline versus deep, and more).",
+        description="Each preset x seed is an ordinary run under OUT/<preset>/seed<k>, run in "
+        "parallel on disjoint cores; the same command again resumes an interrupted comparison. "
+        "Writes OUT/report.md, curves.png and curves.svg.",
+    )
+    compare.add_argument(
+        "--presets",
+        nargs="+",
+        default=["baseline", "balanced"],
+        choices=list(PRESETS),
+        metavar="PRESET",
+        help=f"Presets to compare ({', '.join(PRESETS)}; default: baseline balanced).",
+    )
+    compare.add_argument("--seeds", type=int, default=3, help="Seeds per preset (default 3).")
+    compare.add_argument(
+        "--timesteps", type=int, default=100_000, help="Env steps per run (default 100000)."
+    )
+    compare.add_argument(
+        "--env",
+        action="append",
+        metavar="TASK_ID",
+        help=f"Task(s), repeatable (default {DEFAULT_TASK}).",
+    )
+    compare.add_argument(
+        *_spellings("eval_freq"),
+        dest="eval_freq",
+        type=int,
+        default=None,
+        help="Env steps between evaluations (default: timesteps/20).",
+    )
+    compare.add_argument(
+        *_spellings("eval_episodes"),
+        dest="eval_episodes",
+        type=int,
+        default=5,
+        help="Episodes per task per evaluation (default 5).",
+    )
+    compare.add_argument(
+        "--set",
+        dest="set_pairs",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Another setting for every run, e.g. --set learning_starts=5000 (repeatable).",
+    )
+    compare.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="Runs at once (default: one per available core).",
+    )
+    compare.add_argument(
+        "--out", type=Path, default=Path("runs/compare"), help="Folder (default runs/compare)."
+    )
+    compare.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="Eval return for 'steps to threshold' (default: the weakest final return).",
+    )
+    report = commands.add_parser(
+        "report",
+        help="Rebuild report.md and curves from existing runs, without training.",
+        description="Runs whose settings differ only in the seed are one variant.",
+    )
+    report.add_argument(
+        "paths", nargs="+", type=Path, metavar="RUN_DIR", help="Run or comparison folders."
+    )
+    report.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="Where to write (default: the comparison folder given, else ./report).",
+    )
+    report.add_argument("--threshold", type=float, default=None, help="As for compare.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="soccer-td3", description="Fast TD3 for the Booster T1 soccer tasks.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train_parser(commands)
     _add_evaluate_parser(commands)
+    _add_compare_parsers(commands)
     export = commands.add_parser(
         "export",
         help="Write a trained actor as a standalone submission (TorchScript or ONNX).",
@@ -303,6 +386,59 @@ def run_evaluate(args: argparse.Namespace) -> None:
         print(f"video: {args.video} ({frames} frames)")
 
 
+def run_compare(args: argparse.Namespace) -> None:
+    import os
+
+    from soccer_td3.reports.compare import ComparePlan, record_plan, run_comparison, validate
+    from soccer_td3.reports.report import write_report
+    from soccer_td3.reports.runs import find_runs
+
+    if args.timesteps <= 0:
+        raise UserError(f"--timesteps {args.timesteps} must be positive")
+    jobs = args.jobs or len(os.sched_getaffinity(0))
+    if jobs <= 0:
+        raise UserError(f"--jobs {args.jobs} must be at least 1")
+    settings = parse_set_overrides(args.set_pairs) | {
+        "env": args.env or [DEFAULT_TASK],
+        "timesteps": args.timesteps,
+        "eval_freq": args.eval_freq or max(args.timesteps // 20, 1),
+        "eval_episodes": args.eval_episodes,
+    }
+    plan = ComparePlan(list(dict.fromkeys(args.presets)), args.seeds, settings)
+    validate(plan)
+    record_plan(plan, args.out)
+    try:
+        failed = run_comparison(plan, args.out, jobs)
+    except KeyboardInterrupt:
+        print(f"interrupted; run the same command again to resume the comparison in {args.out}")
+        return
+    runs = [r for r in find_runs([args.out]) if r.curve]
+    if not runs:
+        raise UserError(f"no run in {args.out} has an evaluation yet; see {args.out / 'logs'}")
+    report = write_report(runs, args.out, args.threshold)
+    print(f"report: {report}  (curves: {args.out / 'curves.png'})")
+    if failed:
+        names = ", ".join(run.name for run in failed)
+        raise UserError(f"{names} did not finish; the report holds the rest. See {args.out}/logs")
+
+
+def run_report(args: argparse.Namespace) -> None:
+    from soccer_td3.reports.report import write_report
+    from soccer_td3.reports.runs import find_runs
+
+    runs = [r for r in find_runs(args.paths) if r.curve]
+    if not runs:
+        raise UserError(
+            "none of these runs has an evaluation (eval/* rows in progress.csv); train with "
+            "--eval-freq to report on them"
+        )
+    out = args.out
+    if out is None:
+        single = len(args.paths) == 1 and not (args.paths[0] / "config.yaml").is_file()
+        out = args.paths[0] if single else Path("report")
+    print(f"report: {write_report(runs, out, args.threshold)}")
+
+
 def run_envs() -> None:
     from soccer_td3.envs.registry import TASKS
 
@@ -325,6 +461,10 @@ def main(argv: list[str] | None = None) -> int:
             from soccer_td3.export import export
 
             print(f"exported: {export(args.path, args.out, args.format)}")
+        elif args.command == "compare":
+            run_compare(args)
+        elif args.command == "report":
+            run_report(args)
         elif args.command == "envs":
             run_envs()
     except UserError as exc:

@@ -1,0 +1,216 @@
+"""`soccer-td3 compare`: presets x seeds as ordinary runs, in parallel, resumable, then a report.
+
+Each run is a `soccer-td3 train` child process (its own folder, logs and checkpoints, so any run
+can be inspected, resumed or trained longer alone). Children are pinned to disjoint cores:
+two runs sharing a core each would run at less than half speed and make steps/s meaningless.
+Running the same command again resumes: finished runs are kept, interrupted ones continue from
+their last checkpoint, and the report is rebuilt from all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from soccer_td3.config import PRESETS, build_config
+from soccer_td3.errors import UserError
+from soccer_td3.training.metrics import STEP_KEY
+
+PLAN_FILE = "compare.yaml"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    preset: str
+    seed: int
+    folder: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.preset} seed {self.seed}"
+
+    def finished(self) -> bool:
+        return (self.folder / "final").is_dir()
+
+    def resumable(self) -> bool:
+        return not self.finished() and (self.folder / "checkpoints" / "latest").is_file()
+
+    def steps_done(self) -> int:
+        """The last logged step (0 before the first row): the progress bar's measure."""
+        progress = self.folder / "progress.csv"
+        if not progress.is_file():
+            return 0
+        lines = progress.read_text().splitlines()
+        if len(lines) < 2:
+            return 0
+        header = lines[0].split(",")
+        try:
+            return int(float(lines[-1].split(",")[header.index(STEP_KEY)]))
+        except (ValueError, IndexError):
+            return 0
+
+
+@dataclass(frozen=True)
+class ComparePlan:
+    presets: list[str]
+    seeds: int
+    settings: dict[str, Any]  # TrainConfig overrides shared by every run (env, timesteps, ...)
+
+    def runs(self, out: Path) -> list[PlannedRun]:
+        return [
+            PlannedRun(preset, seed, out / preset / f"seed{seed}")
+            for preset in self.presets
+            for seed in range(self.seeds)
+        ]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"presets": self.presets, "seeds": self.seeds, "settings": self.settings}
+
+    @classmethod
+    def recorded(cls, out: Path) -> ComparePlan | None:
+        """The plan a comparison folder was made with, if it is one."""
+        path = out / PLAN_FILE
+        if not path.is_file():
+            return None
+        data = yaml.safe_load(path.read_text())
+        return cls(data["presets"], data["seeds"], data["settings"])
+
+
+def validate(plan: ComparePlan) -> None:
+    """Every run's config, built now: bad input fails before any run starts."""
+    if plan.seeds <= 0:
+        raise UserError(f"--seeds {plan.seeds} must be at least 1")
+    if not plan.presets:
+        raise UserError(f"name at least one preset: {', '.join(PRESETS)}")
+    for preset in plan.presets:
+        build_config(preset, None, {**plan.settings, "seed": 0})
+
+
+def record_plan(plan: ComparePlan, out: Path) -> None:
+    """Write the plan, or check a resumed comparison asks for the same one."""
+    recorded = ComparePlan.recorded(out)
+    if recorded is not None:
+        if recorded != plan:
+            raise UserError(
+                f"{out} holds a comparison with other settings ({out / PLAN_FILE}); rerun it "
+                "with the same flags to resume, or pass another --out"
+            )
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    (out / PLAN_FILE).write_text(yaml.safe_dump(plan.as_dict(), sort_keys=False))
+
+
+def train_command(run: PlannedRun, plan: ComparePlan) -> list[str]:
+    base = [sys.executable, "-m", "soccer_td3", "train"]
+    if run.resumable():  # interrupted: continue it exactly
+        return [*base, "--resume", str(run.folder)]
+    sets = [f"{key}={json.dumps(value)}" for key, value in plan.settings.items()]
+    return [
+        *base,
+        "--preset",
+        run.preset,
+        "--seed",
+        str(run.seed),
+        "--save_dir",
+        str(run.folder),
+        *[arg for pair in sets for arg in ("--set", pair)],
+    ]
+
+
+def set_aside_unrecoverable(run: PlannedRun) -> Path | None:
+    """A run that died before its first checkpoint cannot be resumed; its folder is renamed,
+    never deleted, and the run starts again."""
+    if run.folder.exists() and not run.finished() and not run.resumable():
+        n = 1
+        while (aside := run.folder.with_name(f"{run.folder.name}.incomplete{n}")).exists():
+            n += 1
+        run.folder.rename(aside)
+        return aside
+    return None
+
+
+def core_slots(jobs: int) -> list[set[int]]:
+    """The CPUs this process may use, dealt out to `jobs` children (each gets at least one)."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not cores:
+        return [set() for _ in range(jobs)]
+    return [set(cores[i::jobs]) or {cores[i % len(cores)]} for i in range(jobs)]
+
+
+def run_comparison(
+    plan: ComparePlan, out: Path, jobs: int, console: Console | None = None
+) -> list[PlannedRun]:
+    """Run every unfinished run, `jobs` at a time; returns the runs that failed."""
+    console = console or Console(stderr=True)
+    runs = plan.runs(out)
+    todo = [run for run in runs if not run.finished()]
+    if len(todo) < len(runs):
+        console.print(f"{len(runs) - len(todo)} of {len(runs)} runs already finished: kept")
+    logs = out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    free = core_slots(jobs)
+    running: dict[PlannedRun, tuple[subprocess.Popen, set[int], float]] = {}
+    failed: list[PlannedRun] = []
+    timesteps = plan.settings["timesteps"]
+    progress = Progress(
+        TextColumn("[bold]compare"),
+        BarColumn(),
+        TextColumn("{task.fields[runs]}"),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    done = len(runs) - len(todo)
+    bar = progress.add_task("compare", total=len(runs) * timesteps, runs="")
+    try:
+        with progress:
+            while todo or running:
+                while todo and free:
+                    run = todo.pop(0)
+                    if (aside := set_aside_unrecoverable(run)) is not None:
+                        progress.console.print(f"{run.name}: no checkpoint, moved to {aside}")
+                    cores = free.pop(0)
+                    verb = "resuming" if run.resumable() else "starting"
+                    log = (logs / f"{run.preset}_seed{run.seed}.log").open("a")
+                    process = subprocess.Popen(
+                        train_command(run, plan),
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        preexec_fn=(lambda c=cores: os.sched_setaffinity(0, c)) if cores else None,
+                    )
+                    log.close()
+                    running[run] = (process, cores, time.monotonic())
+                    progress.console.print(f"{verb} {run.name} on cores {sorted(cores)}")
+                for run, (process, cores, started) in list(running.items()):
+                    if process.poll() is None:
+                        continue
+                    del running[run]
+                    free.append(cores)
+                    minutes = (time.monotonic() - started) / 60
+                    if process.returncode == 0 and run.finished():
+                        done += 1
+                        progress.console.print(f"finished {run.name} in {minutes:.1f} min")
+                    else:
+                        failed.append(run)
+                        progress.console.print(
+                            f"[red]{run.name} stopped (exit {process.returncode}) after "
+                            f"{minutes:.1f} min; see {logs / f'{run.preset}_seed{run.seed}.log'}"
+                        )
+                steps = sum(timesteps if r.finished() else r.steps_done() for r in runs)
+                progress.update(bar, completed=steps, runs=f"{done}/{len(runs)} runs done")
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        # Ctrl-C reached the children too: each writes a checkpoint and exits; wait for them.
+        for process, _, _ in running.values():
+            process.wait()
+        raise
+    return failed

@@ -1,0 +1,112 @@
+"""A finished (or interrupted) run folder as the numbers a report needs, read from its files.
+
+Reports read only what training already writes (config.yaml, progress.csv), so any run, from
+`compare` or from a plain `train`, can be put in a report later without retraining.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from soccer_td3.config import PRESETS, TrainConfig, build_config
+from soccer_td3.errors import UserError
+from soccer_td3.training.metrics import STEP_KEY
+
+
+@dataclass(frozen=True)
+class EvalPoint:
+    step: int
+    seconds: float  # wall-clock since the run started (time/time_elapsed of that row)
+    mean_reward: float
+    mean_score: float
+
+
+@dataclass(frozen=True)
+class RunResult:
+    path: Path
+    config: TrainConfig
+    curve: list[EvalPoint]
+    steps: int
+    seconds: float
+    finished: bool
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.seconds if self.seconds > 0 else float("nan")
+
+    @property
+    def parameters(self) -> int:
+        """Trainable weights of the actor plus both critics."""
+        from soccer_td3.training.loop import template_networks
+
+        return sum(p.numel() for net in template_networks(self.config) for p in net.parameters())
+
+
+def preset_of(config: TrainConfig) -> str:
+    """The preset a config was built from: the one whose every setting it carries, the most
+    specific first; `custom` when none fits (e.g. a net changed by hand)."""
+    values = config.model_dump()
+    defaults = TrainConfig().model_dump()
+    changed = {k for k, v in values.items() if v != defaults[k]}
+    for name, overrides in sorted(PRESETS.items(), key=lambda item: -len(item[1])):
+        if all(values[k] == v for k, v in overrides.items()):
+            shape_keys = {"actor_net", "critic_net"}
+            if name == "balanced" and changed & shape_keys:
+                continue
+            return name
+    return "custom"
+
+
+def _float(row: dict[str, str], key: str) -> float | None:
+    text = row.get(key, "")
+    return float(text) if text not in ("", None) else None
+
+
+def load_run(folder: Path) -> RunResult:
+    config_file, progress = folder / "config.yaml", folder / "progress.csv"
+    if not config_file.is_file() or not progress.is_file():
+        raise UserError(
+            f"{folder} is not a run folder (it needs config.yaml and progress.csv); pass the "
+            "folders `soccer-td3 train` or `compare` wrote"
+        )
+    config = build_config(config_file=config_file)
+    with progress.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    curve = []
+    for row in rows:
+        reward, score = _float(row, "eval/mean_reward"), _float(row, "eval/mean_score")
+        if reward is not None and score is not None:
+            step, seconds = int(float(row[STEP_KEY])), _float(row, "time/time_elapsed") or 0.0
+            curve.append(EvalPoint(step, seconds, reward, score))
+    last = rows[-1] if rows else {}
+    return RunResult(
+        path=folder,
+        config=config,
+        curve=curve,
+        steps=int(float(last.get(STEP_KEY) or 0)),
+        seconds=_float(last, "time/time_elapsed") or 0.0,
+        finished=(folder / "final").is_dir(),
+    )
+
+
+def find_runs(paths: list[Path]) -> list[RunResult]:
+    """Each path is a run folder or a folder holding run folders (a comparison), at any depth.
+    Runs keep the order given; a comparison's runs come in its presets' order."""
+    from soccer_td3.reports.compare import ComparePlan
+
+    found: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            raise UserError(f"{path} does not exist; pass run folders or a comparison folder")
+        if (path / "config.yaml").is_file():
+            found.append(path)
+        elif (plan := ComparePlan.recorded(path)) is not None:
+            found.extend(r.folder for r in plan.runs(path) if (r.folder / "config.yaml").is_file())
+        else:
+            found.extend(sorted(p.parent for p in path.rglob("config.yaml")))
+    runs = [load_run(p) for p in dict.fromkeys(found)]
+    if not runs:
+        raise UserError(f"no run folders (with config.yaml) under {', '.join(map(str, paths))}")
+    return runs

@@ -1,0 +1,161 @@
+"""compare and report through the CLI, as a user runs them: real runs, real files."""
+
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.cli_helpers import assert_one_line_error, soccer_td3
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TINY = [
+    "--timesteps",
+    "300",
+    "--eval-freq",
+    "100",
+    "--eval-episodes",
+    "1",
+    "--set",
+    "learning_starts=100",
+    "--set",
+    "log_interval=100",
+]
+
+
+def table_rows(report: Path) -> list[list[str]]:
+    """The cells of the first table's data rows."""
+    lines = report.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| variant"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def numbers(cell: str) -> list[float]:
+    return [float(x.replace(",", "")) for x in re.findall(r"-?[\d,]*\.?\d+(?:e[-+]?\d+)?", cell)]
+
+
+def colour_pixels(png: Path, hex_colour: str) -> int:
+    import matplotlib.image
+
+    image = matplotlib.image.imread(png)[..., :3]
+    target = np.array([int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    return int((np.abs(image - target).max(axis=-1) < 0.02).sum())
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("compare") / "cmp"
+    result = soccer_td3(
+        "compare", "--presets", "baseline", "balanced", "--seeds", "2", "--jobs", "2",
+        "--out", str(out), *TINY,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "report:" in result.stdout
+    return out
+
+
+def test_tiny_comparison_reports_two_variants_with_finite_numbers(comparison: Path):
+    rows = table_rows(comparison / "report.md")
+    assert [row[0] for row in rows] == ["baseline", "balanced"]
+    for row in rows:
+        assert int(row[3]) == 2  # seeds
+        for cell in row[2:8]:  # parameters, seeds, steps/s, return, score, steps to threshold
+            values = numbers(cell)
+            assert values and all(math.isfinite(v) for v in values), (row[0], cell)
+    baseline, balanced = rows
+    assert numbers(balanced[2])[0] > numbers(baseline[2])[0]  # the deep nets hold more weights
+    for seed in (0, 1):
+        for preset in ("baseline", "balanced"):
+            assert (comparison / preset / f"seed{seed}" / "final" / "actor.safetensors").is_file()
+    assert "Part D" in (comparison / "report.md").read_text()
+
+
+def test_curves_png_is_a_valid_png_with_two_curves(comparison: Path):
+    png = comparison / "curves.png"
+    assert png.read_bytes()[:8] == PNG_SIGNATURE
+    assert (comparison / "curves.svg").read_text().lstrip().startswith("<?xml")
+    # matplotlib's first two colours: one per variant, in both panels.
+    assert colour_pixels(png, "#1f77b4") > 200
+    assert colour_pixels(png, "#ff7f0e") > 200
+
+
+def test_report_rebuilds_from_the_run_folders_without_training(comparison: Path, tmp_path):
+    before = {p: p.stat().st_mtime for p in comparison.rglob("actor.safetensors")}
+    result = soccer_td3("report", str(comparison), "--out", str(tmp_path / "again"))
+    assert result.returncode == 0, result.stderr
+    assert [r[0] for r in table_rows(tmp_path / "again" / "report.md")] == ["baseline", "balanced"]
+    assert (tmp_path / "again" / "curves.png").read_bytes()[:8] == PNG_SIGNATURE
+    assert {p: p.stat().st_mtime for p in comparison.rglob("actor.safetensors")} == before
+
+
+def test_interrupted_comparison_resumes_the_missing_run_and_rebuilds_the_report(tmp_path):
+    out = tmp_path / "cmp"
+    args = [
+        "compare", "--presets", "baseline", "very-deep", "--seeds", "1", "--jobs", "1",
+        "--out", str(out), *TINY, "--timesteps", "800",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "soccer_td3", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    first, second = out / "baseline" / "seed0", out / "very-deep" / "seed0"
+    deadline = time.monotonic() + 240
+    # Ctrl-C once the second run is training (its first metrics row is written).
+    while not ((first / "final").is_dir() and (second / "progress.csv").is_file()):
+        assert process.poll() is None, process.stdout.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output
+    assert "run the same command again" in output
+    assert not (second / "final").exists() and (second / "checkpoints").is_dir()
+    assert not (out / "report.md").exists()
+    kept = (first / "final" / "actor.safetensors").stat().st_mtime
+
+    result = soccer_td3(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "1 of 2 runs already finished" in result.stderr
+    assert "resuming very-deep seed 0" in result.stderr
+    assert (first / "final" / "actor.safetensors").stat().st_mtime == kept
+    assert (second / "final").is_dir()
+    assert "resumed" in (out / "logs" / "very-deep_seed0.log").read_text()
+    assert [r[0] for r in table_rows(out / "report.md")] == ["baseline", "very-deep"]
+
+
+def test_resuming_with_other_settings_is_refused(comparison: Path):
+    result = soccer_td3("compare", "--presets", "baseline", "--out", str(comparison), *TINY)
+    assert_one_line_error(result, "other settings", "--out")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--presets", "huge"], ["invalid choice"]),
+        (["--seeds", "0"], ["--seeds 0"]),
+        (["--set", "lr=1"], ["unknown setting 'lr'"]),
+        (["--env", "Nope-v0"], ["unknown env id"]),
+    ],
+)
+def test_bad_compare_input_is_one_line_exit_2_before_any_run(tmp_path, args, words):
+    result = soccer_td3("compare", "--out", str(tmp_path / "cmp"), *TINY, *args)
+    assert_one_line_error(result, *words)
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_report_of_a_folder_without_runs_is_one_line(tmp_path):
+    assert_one_line_error(soccer_td3("report", str(tmp_path)), "no run folders")
