@@ -56,13 +56,11 @@ class ShapingWeights(BaseModel):
         return any(getattr(self, term) for term in SHAPING_TERMS)
 
 
-# Why these (README, "Reward shaping"): the env's dense reward is ~+0.25 per step and its own
-# fall penalty (-10/-15) exists only on the penalty tasks, so `fall` 10 makes a fall cost about
-# 40 steps of reward on every task. The potentials cannot change the optimum, so they are on at
-# a scale (1 per metre of ball travel toward the target, 0.5 per metre the robot closes in) that
-# is a few times the ~0.02 m a step moves things. `upright` 0.05 is a nudge toward balance, the
-# first skill, kept small because it pays for standing still. `step` stays 0: with the reward
-# positive per step and falls ending episodes, a step cost would make falling early attractive.
+# Why these (README, "Reward shaping"): the env pays about +0.25 a step for staying up but
+# punishes a fall only on the penalty tasks (-10/-15), so `fall` 10 makes a fall cost about 40
+# steps of reward on every task. The potentials cannot change the optimum, so they are on.
+# `upright` 0.05 nudges toward balance, the first skill, kept small because it pays for standing
+# still. `step` stays 0: falls end episodes, so a step cost would make falling early attractive.
 DEFAULT_SHAPING = ShapingWeights(fall=10.0, away_from_ball=0.5, toward_target=1.0, upright=0.05)
 
 
