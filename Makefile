@@ -13,11 +13,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-# Offscreen rendering for videos (MUJOCO_GL=osmesa) needs Mesa's software GL from Debian.
+# Offscreen rendering for videos (MUJOCO_GL=osmesa) needs Mesa's software GL from Debian;
+# the tuner's shared-study test needs a PostgreSQL server.
 system-deps:
 	@dpkg -s libosmesa6 >/dev/null 2>&1 || \
 		(apt-get update -qq && apt-get install -y -qq libosmesa6 >/dev/null) || \
 		echo "could not install libosmesa6: videos (evaluate --video) will not render"
+	@dpkg -s postgresql >/dev/null 2>&1 || \
+		(apt-get update -qq && \
+		 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) || \
+		echo "could not install postgresql: the shared-study tuning test will be skipped"
 
 demo: $(STAMP)
 	$(BIN)/soccer-td3 train --env LowerT1GoaliePenaltyKick-v0 --timesteps 3000 \

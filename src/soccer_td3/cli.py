@@ -28,6 +28,18 @@ def _spellings(name: str) -> list[str]:
     return [hyphen] if hyphen == underscore else [hyphen, underscore]
 
 
+def add_set_option(parser: argparse.ArgumentParser, example: str) -> None:
+    """`--set KEY=VALUE`, repeatable, into args.set_pairs (read by parse_set_overrides)."""
+    parser.add_argument(
+        "--set",
+        dest="set_pairs",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"{example} (repeatable).",
+    )
+
+
 def _field_help(name: str) -> str:
     field = TrainConfig.model_fields[name]
     default = field.get_default(call_default_factory=True)
@@ -54,14 +66,7 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--config", type=Path, help="YAML file of settings (e.g. a run's config.yaml)."
     )
-    train.add_argument(
-        "--set",
-        dest="set_pairs",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="Override one setting, e.g. --set learning_rate=5e-4 (repeatable).",
-    )
+    add_set_option(train, "Override one setting, e.g. --set learning_rate=5e-4")
     train.add_argument(
         *_spellings("save_dir"),
         dest="save_dir",
@@ -213,14 +218,7 @@ def _add_compare_parsers(commands: argparse._SubParsersAction) -> None:
         default=5,
         help="Episodes per task per evaluation (default 5).",
     )
-    compare.add_argument(
-        "--set",
-        dest="set_pairs",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="Another setting for every run, e.g. --set learning_starts=5000 (repeatable).",
-    )
+    add_set_option(compare, "Another setting for every run, e.g. --set learning_starts=5000")
     compare.add_argument(
         "--jobs",
         type=int,
@@ -259,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(commands)
     _add_evaluate_parser(commands)
     _add_compare_parsers(commands)
+    from soccer_td3.tuning.command import add_tune_parser
+
+    add_tune_parser(commands)
     export = commands.add_parser(
         "export",
         help="Write a trained actor as a standalone submission (TorchScript or ONNX).",
@@ -465,6 +466,10 @@ def main(argv: list[str] | None = None) -> int:
             run_compare(args)
         elif args.command == "report":
             run_report(args)
+        elif args.command == "tune":
+            from soccer_td3.tuning.command import run_tune
+
+            run_tune(args)
         elif args.command == "envs":
             run_envs()
     except UserError as exc:

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from soccer_td3.reports.runs import RunResult
-from soccer_td3.reports.summary import Variant, default_threshold, group_variants
+from soccer_td3.reports.summary import Variant, default_threshold, group_variants, number
 
 # seed-task3.md, Part D: what the seed claims for its recipe over the baseline.
 PART_D_CLAIMS = (
@@ -29,7 +29,7 @@ def results_table(variants: list[Variant], threshold: float) -> list[str]:
     lines = [
         "| variant | actor / critic | parameters | seeds | steps/s | final eval return "
         "(95% CI) | final score (95% CI) | steps to return ≥ "
-        f"{threshold:.3g} | curve roughness |",
+        f"{number(threshold)} (after learning starts) | curve roughness |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for v in variants:
@@ -119,7 +119,10 @@ def plot_curves(variants: list[Variant], out: Path) -> list[Path]:
         for axis, x in ((by_steps, steps), (by_time, minutes)):
             axis.plot(x, mean, color=colour, label=variant.label, linewidth=2)
             axis.fill_between(x, mean - band, mean + band, color=colour, alpha=0.2, linewidth=0)
-    by_steps.set_xlabel("env steps")
+    starts = {v.config.learning_starts for v in variants}
+    for start in starts:
+        by_steps.axvline(start, color="grey", linestyle="--", linewidth=1)
+    by_steps.set_xlabel("env steps (dashed: learning starts)")
     by_time.set_xlabel("wall-clock minutes")
     for axis in (by_steps, by_time):
         axis.set_ylabel("eval return (mean over seeds, 95% band)")
@@ -157,6 +160,12 @@ def write_report(runs: list[RunResult], out_dir: Path, threshold: float | None =
         *results_table(variants, threshold),
         "",
     ]
+    if min(len(v.runs) for v in variants) < 3:
+        lines += [
+            "With fewer than 3 seeds a bootstrap interval is little more than the range of the "
+            "seeds: read the verdicts below as indications, and add seeds to settle them.",
+            "",
+        ]
     if unfinished:
         lines += [
             f"Unfinished runs (resume them with `soccer-td3 compare` again or `train --resume`): "

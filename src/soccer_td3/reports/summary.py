@@ -29,8 +29,13 @@ class Interval:
         if not math.isfinite(self.mean):
             return "n/a"
         if self.n < 2:
-            return f"{self.mean:.3g} (n=1)"
-        return f"{self.mean:.3g} [{self.low:.3g}, {self.high:.3g}]"
+            return f"{number(self.mean)} (n=1)"
+        return f"{number(self.mean)} [{number(self.low)}, {number(self.high)}]"
+
+
+def number(value: float) -> str:
+    """Three significant digits, but step counts and the like in full (12,000, not 1.2e+04)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def interval(values: list[float], seed: int = 0) -> Interval:
@@ -68,10 +73,19 @@ class Variant:
         return interval([getattr(r.curve[-1], field) for r in self.runs if r.curve])
 
     def steps_to(self, threshold: float) -> tuple[Interval, int]:
-        """First evaluated step whose return reaches `threshold`, over the seeds that reach it,
-        and how many seeds never did."""
+        """First step after learning started whose evaluation reaches `threshold`, over the
+        seeds that reach it, and how many seeds never did. Evaluations during the random
+        warm-up do not count: an untrained actor that happens to stand still is not learning."""
         reached = [
-            next((p.step for p in r.curve if p.mean_reward >= threshold), None) for r in self.runs
+            next(
+                (
+                    p.step
+                    for p in r.curve
+                    if p.step > r.config.learning_starts and p.mean_reward >= threshold
+                ),
+                None,
+            )
+            for r in self.runs
         ]
         hits = [float(s) for s in reached if s is not None]
         return interval(hits), len(reached) - len(hits)

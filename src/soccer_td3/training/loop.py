@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from soccer_td3.agent.networks import Actor, TwinCritic
@@ -43,7 +44,7 @@ def use_available_cores() -> None:
 
 
 def report_red_flag(flag: RedFlag, console: Console, logger: MetricsLogger, run_dir: Path) -> None:
-    console.print(f"[bold red]{flag.line()}[/]")
+    console.print(f"[bold red]{escape(flag.line())}[/]")  # the line holds [name]
     with (run_dir / "redflags.log").open("a") as handle:
         handle.write(flag.line() + "\n")
     logger.tensorboard.add_text(f"redflags/{flag.name}", flag.line(), flag.step)

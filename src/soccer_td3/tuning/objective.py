@@ -1,0 +1,86 @@
+"""One trial: sample the space, write a normal run folder, train in this process, score it.
+
+Each trial is `<save_dir>/trial_<number>` with its own config.yaml, logs and checkpoints, so a
+good one can be continued with `soccer-td3 train --resume`. The trial records its full config
+in the study (user attribute `config`), so any machine can write the best config from the
+database alone, wherever the trial ran.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import optuna
+from rich.console import Console
+
+from soccer_td3.config import TrainConfig
+from soccer_td3.errors import UserError
+from soccer_td3.training.loop import train
+from soccer_td3.training.run_dir import new_run_dir
+from soccer_td3.tuning.space import SearchSpace, sample, trial_config
+
+SCORE = "eval/mean_score"
+
+
+class ScoreReporter:
+    """train()'s on_eval: each evaluation's competition score becomes an intermediate value,
+    and the pruner may end the trial there (train's `finally` still closes logs and envs)."""
+
+    def __init__(self, trial: optuna.Trial) -> None:
+        self.trial = trial
+        self.last: float | None = None
+
+    def __call__(self, step: int, row: dict[str, float]) -> None:
+        self.last = row[SCORE]
+        self.trial.report(self.last, step)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"mean_score {self.last:.3f} at step {step}")
+
+
+def diverged(run_dir: Path) -> bool:
+    """The loop stops a run whose losses turn NaN/inf with a UserError, after logging the
+    `non_finite` red flag. In a study that is a verdict on the trial's settings, not a fault:
+    the trial is PRUNED, so it counts as finished and TPE learns to avoid that region (a FAIL
+    would be ignored by the sampler and free its slot for another draw from it)."""
+    log = run_dir / "redflags.log"
+    return log.is_file() and "[non_finite]" in log.read_text()
+
+
+class TrialObjective:
+    """The value of a trial is the competition score of its last evaluation, not its best.
+
+    The last one scores the weights the trial ends with (final/, what a resumed or longer run
+    starts from), and it is the value the pruner already compares step by step. The best of
+    several noisy evaluations is biased upward, most for the noisiest settings, so it would
+    reward luck (rl-zoo3 also reports the last evaluation). When the trial's steps are not a
+    multiple of eval_freq, the last evaluation is the one before the end.
+
+    Every trial keeps the base config's seed, so trials differ by their settings, not by draw.
+    """
+
+    def __init__(
+        self, base: TrainConfig, space: SearchSpace, save_dir: Path, console: Console
+    ) -> None:
+        self.base, self.space, self.save_dir, self.console = base, space, save_dir, console
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        config = trial_config(self.base, sample(trial, self.space))
+        run_dir = new_run_dir(self.save_dir / f"trial_{trial.number}")
+        config.to_yaml(run_dir / "config.yaml")
+        trial.set_user_attr("run_dir", str(run_dir.resolve()))
+        trial.set_user_attr("host", socket.gethostname())
+        trial.set_user_attr("config", config.model_dump(mode="json"))
+        print(f"trial {trial.number}: {run_dir}  {trial.params}", flush=True)
+        scores = ScoreReporter(trial)
+        try:
+            train(config, run_dir, console=self.console, on_eval=scores)
+        except UserError:
+            if diverged(run_dir):
+                raise optuna.TrialPruned(
+                    f"losses went non-finite (see {run_dir / 'redflags.log'})"
+                ) from None
+            raise
+        if scores.last is None:  # command.py sets eval_freq <= timesteps, so not reached
+            raise UserError(f"trial {trial.number} made no evaluation to score it")
+        return scores.last
