@@ -20,6 +20,7 @@ from soccer_td3.agent.onednn_linear import set_onednn
 from soccer_td3.envs import observation
 from soccer_td3.errors import UserError
 from soccer_td3.reports.evaluate import load_policy
+from soccer_td3.training.run_dir import writable_dir
 
 FORMATS = ("torchscript", "onnx")
 
@@ -96,12 +97,7 @@ def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
     obs_mode = meta.get("obs", "raw")
     model = EnvUnitsActor(actor).eval()
     example = torch.zeros(1, actor.obs_dim)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(
-            f"cannot write {out_dir}: {exc.strerror or exc}; pass a writable --out"
-        ) from None
+    writable_dir(out_dir, "--out")
     if fmt == "torchscript":
         target = out_dir / "actor.pt"
         with torch.no_grad():

@@ -159,3 +159,10 @@ def test_bad_compare_input_is_one_line_exit_2_before_any_run(tmp_path, args, wor
 
 def test_report_of_a_folder_without_runs_is_one_line(tmp_path):
     assert_one_line_error(soccer_td3("report", str(tmp_path)), "no run folders")
+
+
+def test_unwritable_out_is_one_line_exit_2(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    result = soccer_td3("compare", "--out", str(blocker / "cmp"), *TINY)
+    assert_one_line_error(result, "cannot write", "--out")

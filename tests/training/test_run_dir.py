@@ -19,5 +19,5 @@ def test_an_existing_run_is_never_overwritten(tmp_path: Path):
 
 def test_unwritable_location_is_a_user_error(tmp_path: Path):
     (tmp_path / "file").write_text("")
-    with pytest.raises(UserError, match="cannot write the run folder"):
+    with pytest.raises(UserError, match="cannot write the folder"):
         new_run_dir(tmp_path / "file" / "run")

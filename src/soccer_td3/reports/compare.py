@@ -25,6 +25,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from soccer_td3.config import PRESETS, build_config
 from soccer_td3.errors import UserError
 from soccer_td3.training.metrics import STEP_KEY
+from soccer_td3.training.run_dir import writable_dir
 
 PLAN_FILE = "compare.yaml"
 
@@ -106,7 +107,7 @@ def record_plan(plan: ComparePlan, out: Path) -> None:
                 "with the same flags to resume, or pass another --out"
             )
         return
-    out.mkdir(parents=True, exist_ok=True)
+    writable_dir(out, "--out")
     (out / PLAN_FILE).write_text(yaml.safe_dump(plan.as_dict(), sort_keys=False))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from soccer_td3.reports.runs import RunResult
 from soccer_td3.reports.summary import Variant, default_threshold, group_variants, number
+from soccer_td3.training.run_dir import writable_dir
 
 # seed-task3.md, Part D: what the seed claims for its recipe over the baseline.
 PART_D_CLAIMS = (
@@ -182,7 +183,7 @@ def write_report(runs: list[RunResult], out_dir: Path, threshold: float | None =
             "",
         ]
     lines += ["## Learning curves", "", "![eval return](curves.png)", ""]
-    out_dir.mkdir(parents=True, exist_ok=True)
+    writable_dir(out_dir, "--out")
     plot_curves(variants, out_dir / "curves")
     report = out_dir / "report.md"
     report.write_text("\n".join(lines))

@@ -22,14 +22,20 @@ def new_run_dir(save_dir: Path) -> Path:
     while holds_run(candidate):
         candidate = save_dir.with_name(f"{save_dir.name}_{n}")
         n += 1
+    return writable_dir(candidate, "--save_dir")
+
+
+def writable_dir(folder: Path, flag: str) -> Path:
+    """Create `folder` and prove a file can be written in it, so an unwritable place fails at
+    once, as one line naming the flag to change, not after hours of training. (Permission
+    bits alone are no proof: root ignores them.)"""
     try:
-        candidate.mkdir(parents=True, exist_ok=True)
-        probe = candidate / ".write_test"
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write_test"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
         raise UserError(
-            f"cannot write the run folder {candidate}: {exc.strerror or exc}; "
-            "pass a writable --save_dir"
+            f"cannot write the folder {folder}: {exc.strerror or exc}; pass a writable {flag}"
         ) from None
-    return candidate
+    return folder

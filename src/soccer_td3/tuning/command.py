@@ -172,6 +172,7 @@ def base_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def run_tune(args: argparse.Namespace) -> None:
+    from soccer_td3.training.run_dir import writable_dir
     from soccer_td3.training.signals import TrainingInterrupted
     from soccer_td3.tuning.outputs import write_outputs
     from soccer_td3.tuning.space import DEFAULT_SPACE, check_space, load_search_space
@@ -209,9 +210,9 @@ def run_tune(args: argparse.Namespace) -> None:
         quiet=args.n_jobs > 1,
     )
     if args.storage is None:
-        _make_save_dir(args.save_dir)  # the default database lives in it
+        writable_dir(args.save_dir, "--save-dir")  # the default database lives in it
     study = open_plan_study(plan)
-    _make_save_dir(args.save_dir)
+    writable_dir(args.save_dir, "--save-dir")
     url = shown_url(plan.storage_url)
     print(
         f"study {plan.study_name!r} in {url}: {plan.trials} trials of "
@@ -228,12 +229,3 @@ def run_tune(args: argparse.Namespace) -> None:
         )
     for line in write_outputs(study, args.save_dir):
         print(line)
-
-
-def _make_save_dir(save_dir: Path) -> None:
-    try:
-        save_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(
-            f"cannot create {save_dir}: {exc.strerror or exc}; pass a writable --save-dir"
-        ) from None
