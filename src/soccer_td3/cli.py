@@ -388,17 +388,21 @@ def run_evaluate(args: argparse.Namespace) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> None:
-    import os
-
-    from soccer_td3.reports.compare import ComparePlan, record_plan, run_comparison, validate
+    from soccer_td3.cores import available_cores, core_slots
+    from soccer_td3.reports.compare import (
+        ComparePlan,
+        ComparisonInterrupted,
+        record_plan,
+        run_comparison,
+        validate,
+    )
     from soccer_td3.reports.report import write_report
     from soccer_td3.reports.runs import find_runs
 
     if args.timesteps <= 0:
         raise UserError(f"--timesteps {args.timesteps} must be positive")
-    jobs = args.jobs or len(os.sched_getaffinity(0))
-    if jobs <= 0:
-        raise UserError(f"--jobs {args.jobs} must be at least 1")
+    jobs = len(available_cores()) if args.jobs is None else args.jobs
+    core_slots(jobs)  # refuses --jobs 0 or more jobs than cores, before anything is written
     settings = parse_set_overrides(args.set_pairs) | {
         "env": args.env or [DEFAULT_TASK],
         "timesteps": args.timesteps,
@@ -410,7 +414,7 @@ def run_compare(args: argparse.Namespace) -> None:
     record_plan(plan, args.out)
     try:
         failed = run_comparison(plan, args.out, jobs)
-    except KeyboardInterrupt:
+    except ComparisonInterrupted:
         print(f"interrupted; run the same command again to resume the comparison in {args.out}")
         return
     runs = [r for r in find_runs([args.out]) if r.curve]

@@ -43,3 +43,19 @@ def test_missing_and_corrupt_files_are_user_errors(tmp_path: Path, saved):
     (tmp_path / "cut.safetensors").write_bytes(data[: len(data) // 2])
     with pytest.raises(UserError, match="not a readable safetensors"):
         load_actor(tmp_path / "cut.safetensors")
+
+
+def test_saving_again_replaces_the_folder_whole_and_leaves_no_staging(tmp_path: Path):
+    actor = Actor(5, 2, [8], [-1, -1], [1, 1])
+    critic = TwinCritic(5, 2, [8])
+    save_weights(tmp_path / "best", actor, critic, {"tasks": ["a"]})
+    (tmp_path / "best" / "stale.txt").write_text("from an older save")
+    with torch.no_grad():
+        actor.net[0].weight.fill_(0.5)
+    save_weights(tmp_path / "best", actor, critic, {"tasks": ["b"]})
+    assert sorted(p.name for p in (tmp_path / "best").iterdir()) == [
+        "actor.safetensors",
+        "critic.safetensors",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best"]
+    assert torch.all(load_actor(tmp_path / "best" / ACTOR_FILE).net[0].weight == 0.5)

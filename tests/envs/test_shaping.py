@@ -171,14 +171,43 @@ def test_zero_weights_leave_the_env_reward_unchanged():
     shaped.close()
 
 
-def test_shaped_reward_is_env_reward_plus_weighted_terms():
+def test_each_term_is_its_weight_times_its_raw_value_over_a_whole_episode():
+    """Two envs, same seed and actions: unit weights give the raw terms, and any other
+    weights scale each term on its own, up to the fall that ends the episode."""
     weights = ShapingWeights(fall=2.0, away_from_ball=3.0, step=0.1, toward_target=4.0, upright=0.5)
-    env = RewardShaping(make_env(GOALIE, 0), weights, 0.99)
-    env.reset(seed=0)
-    _, reward, _, _, info = env.step(env.action_space.sample())
-    assert reward == pytest.approx(info["env_reward"] + sum(info["shaping"].values()))
-    assert info["shaping"]["step"] == pytest.approx(-0.1)
+    unit, weighted = (RewardShaping(make_env(GOALIE, 0), w, 0.99) for w in (ALL_ON, weights))
+    unit.reset(seed=0)
+    weighted.reset(seed=0)
+    unit.action_space.seed(1)
+    for action in (unit.action_space.sample() for _ in range(600)):
+        _, _, end, trunc, raw = unit.step(action)
+        _, reward, _, _, info = weighted.step(action)
+        for term in SHAPING_TERMS:
+            expected = getattr(weights, term) * raw["shaping"][term]
+            assert info["shaping"][term] == pytest.approx(expected), term
+        assert reward == pytest.approx(info["env_reward"] + sum(info["shaping"].values()))
+        if end or trunc:
+            break
+    assert end and info["shaping"]["fall"] == -2.0
+    unit.close()
+    weighted.close()
+
+
+def test_potentials_are_zero_after_the_last_step_of_an_episode():
+    """phi(terminal) = 0: the terminating step gives back -phi(s) = the last distances, which
+    is what keeps the potential terms from changing the optimal policy."""
+    env = RewardShaping(make_env(GOALIE, 0), ALL_ON, 0.99)
+    _, info = env.reset(seed=0)
+    env.action_space.seed(0)
+    while True:
+        previous = RewardShaping.potentials(info)
+        _, _, end, trunc, info = env.step(env.action_space.sample())
+        if end or trunc:
+            break
     env.close()
+    assert end
+    assert info["shaping"]["away_from_ball"] == pytest.approx(-previous[0])
+    assert info["shaping"]["toward_target"] == pytest.approx(-previous[1])
 
 
 def test_shaping_setting_accepts_none_default_and_a_weights_file(tmp_path):

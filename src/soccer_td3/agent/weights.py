@@ -8,6 +8,7 @@ rather than a silent wrong load.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,20 @@ def _metadata(net: Actor | TwinCritic, extra: dict[str, Any]) -> dict[str, str]:
 
 
 def save_weights(folder: Path, actor: Actor, critic: TwinCritic, extra: dict[str, Any]) -> None:
-    """Write actor and critic; `extra` (e.g. the task ids) goes into both files' metadata."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write actor and critic; `extra` (e.g. the task ids) goes into both files' metadata.
+
+    Written beside the folder and renamed into place, so `folder` either holds both files of
+    one moment or is left as it was: a stop mid-write never leaves a final/ or best/ that looks
+    finished but is not (compare takes final/ as "this run is done")."""
+    staging = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
     for net, name in ((actor, ACTOR_FILE), (critic, CRITIC_FILE)):
         tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-        save_file(tensors, str(folder / name), metadata=_metadata(net, extra))
+        save_file(tensors, str(staging / name), metadata=_metadata(net, extra))
+    if folder.exists():
+        shutil.rmtree(folder)
+    staging.rename(folder)
 
 
 def read_weight_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

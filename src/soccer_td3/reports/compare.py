@@ -9,12 +9,14 @@ their last checkpoint, and the report is rebuilt from all of them.
 
 from __future__ import annotations
 
+import csv
 import json
-import os
+import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from soccer_td3.config import PRESETS, build_config
+from soccer_td3.cores import core_slots, pin
 from soccer_td3.errors import UserError
 from soccer_td3.training.metrics import STEP_KEY
 from soccer_td3.training.run_dir import writable_dir
+from soccer_td3.training.signals import StopOnSignal
 
 PLAN_FILE = "compare.yaml"
+SET_ASIDE = ".incomplete"  # suffix of a run folder that died before its first checkpoint
 
 
 @dataclass(frozen=True)
@@ -51,13 +56,11 @@ class PlannedRun:
         progress = self.folder / "progress.csv"
         if not progress.is_file():
             return 0
-        lines = progress.read_text().splitlines()
-        if len(lines) < 2:
-            return 0
-        header = lines[0].split(",")
+        with progress.open(newline="") as handle:
+            last = next(reversed(list(csv.DictReader(handle))), {})
         try:
-            return int(float(lines[-1].split(",")[header.index(STEP_KEY)]))
-        except (ValueError, IndexError):
+            return int(float(last.get(STEP_KEY) or 0))
+        except ValueError:  # a row being written
             return 0
 
 
@@ -133,19 +136,29 @@ def set_aside_unrecoverable(run: PlannedRun) -> Path | None:
     never deleted, and the run starts again."""
     if run.folder.exists() and not run.finished() and not run.resumable():
         n = 1
-        while (aside := run.folder.with_name(f"{run.folder.name}.incomplete{n}")).exists():
+        while (aside := run.folder.with_name(f"{run.folder.name}{SET_ASIDE}{n}")).exists():
             n += 1
         run.folder.rename(aside)
         return aside
     return None
 
 
-def core_slots(jobs: int) -> list[set[int]]:
-    """The CPUs this process may use, dealt out to `jobs` children (each gets at least one)."""
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if not cores:
-        return [set() for _ in range(jobs)]
-    return [set(cores[i::jobs]) or {cores[i % len(cores)]} for i in range(jobs)]
+class ComparisonInterrupted(Exception):
+    """SIGINT/SIGTERM: every running run wrote a checkpoint; the same command resumes."""
+
+
+def start_run(run: PlannedRun, plan: ComparePlan, cores: set[int], log: Path) -> subprocess.Popen:
+    """A `train` child in its own session: a terminal's Ctrl-C reaches only this process,
+    which passes exactly one SIGINT on to each child, so a stop requested by `kill` or a
+    scheduler checkpoints the runs just as Ctrl-C does."""
+    with log.open("a") as handle:
+        return subprocess.Popen(
+            train_command(run, plan),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=partial(pin, cores),
+        )
 
 
 def run_comparison(
@@ -172,46 +185,41 @@ def run_comparison(
     )
     done = len(runs) - len(todo)
     bar = progress.add_task("compare", total=len(runs) * timesteps, runs="")
-    try:
-        with progress:
-            while todo or running:
-                while todo and free:
-                    run = todo.pop(0)
-                    if (aside := set_aside_unrecoverable(run)) is not None:
-                        progress.console.print(f"{run.name}: no checkpoint, moved to {aside}")
-                    cores = free.pop(0)
-                    verb = "resuming" if run.resumable() else "starting"
-                    log = (logs / f"{run.preset}_seed{run.seed}.log").open("a")
-                    process = subprocess.Popen(
-                        train_command(run, plan),
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        preexec_fn=(lambda c=cores: os.sched_setaffinity(0, c)) if cores else None,
+    forwarded = False
+    with progress, StopOnSignal() as stop:
+        while (todo and not stop.requested) or running:
+            if stop.requested and not forwarded:
+                forwarded = True
+                progress.console.print("stopping: each running run writes a checkpoint")
+                for process, _, _ in running.values():
+                    process.send_signal(signal.SIGINT)
+            while todo and free and not stop.requested:
+                run = todo.pop(0)
+                if (aside := set_aside_unrecoverable(run)) is not None:
+                    progress.console.print(f"{run.name}: no checkpoint, moved to {aside}")
+                cores = free.pop(0)
+                verb = "resuming" if run.resumable() else "starting"
+                process = start_run(run, plan, cores, logs / f"{run.preset}_seed{run.seed}.log")
+                running[run] = (process, cores, time.monotonic())
+                progress.console.print(f"{verb} {run.name} on cores {sorted(cores)}")
+            for run, (process, cores, started) in list(running.items()):
+                if process.poll() is None:
+                    continue
+                del running[run]
+                free.append(cores)
+                minutes = (time.monotonic() - started) / 60
+                if process.returncode == 0 and run.finished():
+                    done += 1
+                    progress.console.print(f"finished {run.name} in {minutes:.1f} min")
+                elif not stop.requested:
+                    failed.append(run)
+                    progress.console.print(
+                        f"[red]{run.name} stopped (exit {process.returncode}) after "
+                        f"{minutes:.1f} min; see {logs / f'{run.preset}_seed{run.seed}.log'}"
                     )
-                    log.close()
-                    running[run] = (process, cores, time.monotonic())
-                    progress.console.print(f"{verb} {run.name} on cores {sorted(cores)}")
-                for run, (process, cores, started) in list(running.items()):
-                    if process.poll() is None:
-                        continue
-                    del running[run]
-                    free.append(cores)
-                    minutes = (time.monotonic() - started) / 60
-                    if process.returncode == 0 and run.finished():
-                        done += 1
-                        progress.console.print(f"finished {run.name} in {minutes:.1f} min")
-                    else:
-                        failed.append(run)
-                        progress.console.print(
-                            f"[red]{run.name} stopped (exit {process.returncode}) after "
-                            f"{minutes:.1f} min; see {logs / f'{run.preset}_seed{run.seed}.log'}"
-                        )
-                steps = sum(timesteps if r.finished() else r.steps_done() for r in runs)
-                progress.update(bar, completed=steps, runs=f"{done}/{len(runs)} runs done")
-                time.sleep(0.5)
-    except KeyboardInterrupt:
-        # Ctrl-C reached the children too: each writes a checkpoint and exits; wait for them.
-        for process, _, _ in running.values():
-            process.wait()
-        raise
+            steps = sum(timesteps if r.finished() else r.steps_done() for r in runs)
+            progress.update(bar, completed=steps, runs=f"{done}/{len(runs)} runs done")
+            time.sleep(0.5)
+    if stop.requested:
+        raise ComparisonInterrupted
     return failed

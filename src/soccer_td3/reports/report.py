@@ -35,7 +35,7 @@ def results_table(variants: list[Variant], threshold: float) -> list[str]:
     ]
     for v in variants:
         steps, missed = v.steps_to(threshold)
-        reach = str(steps) + (f" ({missed} never)" if missed else "")
+        reach = str(steps) + (f" ({missed} never: counted at their last step)" if missed else "")
         lines.append(
             f"| {v.label} | {_net(v.config.actor_net)} / {_net(v.config.critic_net)} | "
             f"{v.parameters:,} | {len(v.runs)} | {v.steps_per_second()} | "
@@ -45,14 +45,16 @@ def results_table(variants: list[Variant], threshold: float) -> list[str]:
 
 
 def _verdict(better: bool | None) -> str:
-    return {True: "holds", False: "does not hold", None: "inconclusive (CIs overlap)"}[better]
+    verdicts = {True: "holds", False: "does not hold", None: "inconclusive (CIs overlap or n<2)"}
+    return verdicts[better]
 
 
 def _compare(a, b, higher_is_better: bool) -> bool | None:
-    """a beats b when their 95% CIs do not overlap (or, with one seed, when the means differ)."""
-    if not (math.isfinite(a.mean) and math.isfinite(b.mean)):
+    """a beats b when both have 2+ seeds and their 95% CIs do not overlap; one seed settles
+    nothing."""
+    if not (math.isfinite(a.mean) and math.isfinite(b.mean)) or a.n < 2 or b.n < 2:
         return None
-    if a.n > 1 and b.n > 1 and not (a.low > b.high or a.high < b.low):
+    if not (a.low > b.high or a.high < b.low):
         return None
     return a.mean > b.mean if higher_is_better else a.mean < b.mean
 

@@ -7,7 +7,7 @@ Reports read only what training already writes (config.yaml, progress.csv), so a
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from soccer_td3.config import PRESETS, TrainConfig, build_config
@@ -31,6 +31,7 @@ class RunResult:
     steps: int
     seconds: float
     finished: bool
+    label: str | None = None  # the preset a comparison ran it as; else worked out from config
 
     @property
     def steps_per_second(self) -> float:
@@ -45,18 +46,18 @@ class RunResult:
 
 
 def preset_of(config: TrainConfig) -> str:
-    """The preset a config was built from: the one whose every setting it carries, the most
-    specific first; `custom` when none fits (e.g. a net changed by hand)."""
-    values = config.model_dump()
-    defaults = TrainConfig().model_dump()
-    changed = {k for k, v in values.items() if v != defaults[k]}
-    for name, overrides in sorted(PRESETS.items(), key=lambda item: -len(item[1])):
-        if all(values[k] == v for k, v in overrides.items()):
-            shape_keys = {"actor_net", "critic_net"}
-            if name == "balanced" and changed & shape_keys:
-                continue
-            return name
-    return "custom"
+    """The preset a config was built from, matched on every setting any preset sets; else the
+    nearest preset and what differs from it (`baseline + learning_rate=0.0005`)."""
+    values, defaults = config.model_dump(), TrainConfig().model_dump()
+    keys = sorted({key for overrides in PRESETS.values() for key in overrides})
+    best_name, best_diff = "", keys
+    for name, overrides in PRESETS.items():
+        diff = [k for k in keys if values[k] != overrides.get(k, defaults[k])]
+        if len(diff) < len(best_diff):
+            best_name, best_diff = name, diff
+    if not best_diff:
+        return best_name
+    return f"{best_name} + " + ", ".join(f"{k}={values[k]}" for k in best_diff)
 
 
 def _float(row: dict[str, str], key: str) -> float | None:
@@ -66,14 +67,16 @@ def _float(row: dict[str, str], key: str) -> float | None:
 
 def load_run(folder: Path) -> RunResult:
     config_file, progress = folder / "config.yaml", folder / "progress.csv"
-    if not config_file.is_file() or not progress.is_file():
+    if not config_file.is_file():
         raise UserError(
-            f"{folder} is not a run folder (it needs config.yaml and progress.csv); pass the "
-            "folders `soccer-td3 train` or `compare` wrote"
+            f"{folder} is not a run folder (it has no config.yaml); pass the folders "
+            "`soccer-td3 train` or `compare` wrote"
         )
     config = build_config(config_file=config_file)
-    with progress.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = []
+    if progress.is_file():  # absent until the first metrics row: a run stopped early
+        with progress.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
     curve = []
     for row in rows:
         reward, score = _float(row, "eval/mean_reward"), _float(row, "eval/mean_score")
@@ -93,20 +96,35 @@ def load_run(folder: Path) -> RunResult:
 
 def find_runs(paths: list[Path]) -> list[RunResult]:
     """Each path is a run folder or a folder holding run folders (a comparison), at any depth.
-    Runs keep the order given; a comparison's runs come in its presets' order."""
-    from soccer_td3.reports.compare import ComparePlan
+    Runs keep the order given; a comparison's runs come in its presets' order, named after
+    them. Folders a comparison set aside (runs that died before a checkpoint) are skipped."""
+    from soccer_td3.reports.compare import SET_ASIDE, ComparePlan
 
     found: list[Path] = []
+    labels: dict[Path, str] = {}
     for path in paths:
         if not path.is_dir():
             raise UserError(f"{path} does not exist; pass run folders or a comparison folder")
         if (path / "config.yaml").is_file():
             found.append(path)
         elif (plan := ComparePlan.recorded(path)) is not None:
-            found.extend(r.folder for r in plan.runs(path) if (r.folder / "config.yaml").is_file())
+            labels.update(
+                {
+                    r.folder: r.preset
+                    for r in plan.runs(path)
+                    if (r.folder / "config.yaml").is_file()
+                }
+            )
+            found.extend(r.folder for r in plan.runs(path) if r.folder in labels)
         else:
-            found.extend(sorted(p.parent for p in path.rglob("config.yaml")))
-    runs = [load_run(p) for p in dict.fromkeys(found)]
+            found.extend(
+                sorted(
+                    p.parent
+                    for p in path.rglob("config.yaml")
+                    if not any(SET_ASIDE in part for part in p.parent.parts)
+                )
+            )
+    runs = [replace(load_run(p), label=labels.get(p)) for p in dict.fromkeys(found)]
     if not runs:
         raise UserError(f"no run folders (with config.yaml) under {', '.join(map(str, paths))}")
     return runs

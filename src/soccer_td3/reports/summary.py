@@ -68,36 +68,39 @@ class Variant:
     def steps_per_second(self) -> Interval:
         return interval([r.steps_per_second for r in self.runs])
 
+    @property
+    def complete_runs(self) -> list[RunResult]:
+        """The finished seeds, when there are any: an interrupted seed's last evaluation is
+        early in its training and would drag a "final" figure down."""
+        return [r for r in self.runs if r.finished] or self.runs
+
     def final(self, field: str) -> Interval:
         """The last evaluation of each seed: `mean_reward` (env return) or `mean_score`."""
-        return interval([getattr(r.curve[-1], field) for r in self.runs if r.curve])
+        return interval([getattr(r.curve[-1], field) for r in self.complete_runs if r.curve])
 
     def steps_to(self, threshold: float) -> tuple[Interval, int]:
-        """First step after learning started whose evaluation reaches `threshold`, over the
-        seeds that reach it, and how many seeds never did. Evaluations during the random
-        warm-up do not count: an untrained actor that happens to stand still is not learning."""
-        reached = [
-            next(
-                (
-                    p.step
-                    for p in r.curve
-                    if p.step > r.config.learning_starts and p.mean_reward >= threshold
-                ),
-                None,
-            )
-            for r in self.runs
-        ]
-        hits = [float(s) for s in reached if s is not None]
-        return interval(hits), len(reached) - len(hits)
+        """First step after learning started whose evaluation reaches `threshold`, and how
+        many seeds never did. A seed that never did counts at its last step (it took at least
+        that long), so a variant is not flattered by leaving out its slow seeds. Evaluations
+        during the random warm-up do not count: an untrained actor that happens to stand still
+        is not learning."""
+        steps, missed = [], 0
+        for run in self.complete_runs:
+            learned = [p for p in run.curve if p.step > run.config.learning_starts]
+            hit = next((p.step for p in learned if p.mean_reward >= threshold), None)
+            missed += hit is None
+            steps.append(float(hit if hit is not None else run.steps))
+        return interval(steps), missed
 
     def roughness(self) -> Interval:
-        """Mean |change| of the eval return between consecutive evaluations: lower is a
-        steadier curve (the seed's "more stable training")."""
-        values = [
-            float(np.mean(np.abs(np.diff([p.mean_reward for p in r.curve]))))
-            for r in self.runs
-            if len(r.curve) > 1
-        ]
+        """Mean |second difference| of the eval return after learning starts: lower is a
+        steadier curve (the seed's "more stable training"). Second differences, so a steady
+        climb counts as smooth, not as instability."""
+        values = []
+        for run in self.complete_runs:
+            learned = [p.mean_reward for p in run.curve if p.step > run.config.learning_starts]
+            if len(learned) > 2:
+                values.append(float(np.mean(np.abs(np.diff(learned, n=2)))))
         return interval(values)
 
     def curve(self, field: str = "mean_reward") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -131,7 +134,7 @@ def group_variants(runs: list[RunResult]) -> list[Variant]:
         groups.setdefault(repr(sorted(settings.items())), []).append(run)
     variants, used = [], {}
     for group in groups.values():
-        label = preset_of(group[0].config)
+        label = group[0].label or preset_of(group[0].config)
         used[label] = used.get(label, 0) + 1
         if used[label] > 1:
             label = f"{label} #{used[label]}"

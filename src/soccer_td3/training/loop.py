@@ -8,7 +8,6 @@ episodes.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +24,7 @@ from soccer_td3.agent.replay import ReplayBuffer
 from soccer_td3.agent.td3 import TD3Hyperparams, TD3Learner
 from soccer_td3.agent.weights import save_weights
 from soccer_td3.config import TrainConfig
+from soccer_td3.cores import use_available_cores
 from soccer_td3.envs.vector import final_infos, make_vector_env, true_next_obs
 from soccer_td3.errors import UserError
 from soccer_td3.reports.evaluate import evaluate_task
@@ -33,14 +33,6 @@ from soccer_td3.training.metrics import MetricsLogger
 from soccer_td3.training.redflags import RedFlag, RedFlagMonitor, RedFlagThresholds
 from soccer_td3.training.signals import RedFlagStop, StopOnSignal, TrainingInterrupted
 from soccer_td3.training.stats import EpisodeStats, LossAccumulator
-
-
-def use_available_cores() -> None:
-    """One intra-op thread per CPU this process may run on (its affinity mask, which in a
-    container can be fewer than os.cpu_count()). OMP_WAIT_POLICY=active and OMP_PROC_BIND
-    were tried here and gave no gain beyond run-to-run noise, so OpenMP keeps its defaults."""
-    if hasattr(os, "sched_getaffinity"):
-        torch.set_num_threads(len(os.sched_getaffinity(0)))
 
 
 def report_red_flag(flag: RedFlag, console: Console, logger: MetricsLogger, run_dir: Path) -> None:
@@ -316,7 +308,9 @@ def train(
                     if on_eval is not None:
                         on_eval(step, evaluation)
 
-                if step >= next_log or step >= config.timesteps:
+                # An evaluation is written at its own step, not held for the next row: a
+                # curve's points then sit where they were measured and none is lost to Ctrl-C.
+                if step >= next_log or step >= config.timesteps or pending_eval:
                     elapsed = time.perf_counter() - start_time
                     fps = (step - start_step) / elapsed
                     row = stats.metrics()

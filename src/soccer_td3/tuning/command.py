@@ -172,6 +172,7 @@ def base_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def run_tune(args: argparse.Namespace) -> None:
+    from soccer_td3.cores import core_slots
     from soccer_td3.training.run_dir import writable_dir
     from soccer_td3.training.signals import TrainingInterrupted
     from soccer_td3.tuning.outputs import write_outputs
@@ -182,6 +183,7 @@ def run_tune(args: argparse.Namespace) -> None:
     _positive(args.trials, "--trials", "20")
     _positive(args.timesteps_per_trial, "--timesteps-per-trial", "100000")
     _positive(args.n_jobs, "--n-jobs", "2")
+    core_slots(args.n_jobs, "--n-jobs")  # more workers than cores: refused before any write
     base = base_config(args)
     if args.search_space is not None:
         space = load_search_space(args.search_space)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import sys
 import time
 import warnings
@@ -36,8 +35,8 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from soccer_td3.config import TrainConfig
+from soccer_td3.cores import available_cores, core_slots, pin
 from soccer_td3.errors import UserError
-from soccer_td3.reports.compare import core_slots
 from soccer_td3.training.signals import TrainingInterrupted
 from soccer_td3.tuning.objective import TrialObjective
 from soccer_td3.tuning.space import SearchSpace
@@ -192,13 +191,8 @@ def run_plan(plan: WorkerPlan, study: optuna.Study | None = None) -> None:
     run_worker(study, objective, plan.trials, poll_seconds=min(plan.heartbeat_interval, 5))
 
 
-def _pin(cores: set[int]) -> None:
-    if cores and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, cores)
-
-
 def _child_main(plan: WorkerPlan, cores: set[int]) -> None:
-    _pin(cores)
+    pin(cores)
     try:
         run_plan(plan)
     except UserError as exc:
@@ -216,7 +210,7 @@ def run_workers(plan: WorkerPlan, n_jobs: int, study: optuna.Study) -> None:
     Each process is pinned to its own cores and sizes torch's threads to them: two processes
     each spinning two OpenMP threads on two cores measured 27x slower here (78 s instead of
     2.9 s for a 300-step run) than one thread each."""
-    slices = core_slots(n_jobs)
+    slices = core_slots(n_jobs, "--n-jobs")
     context = multiprocessing.get_context("spawn")
     children = [
         context.Process(target=_child_main, args=(plan, slices[i]), name=f"tune-worker-{i}")
@@ -224,8 +218,8 @@ def run_workers(plan: WorkerPlan, n_jobs: int, study: optuna.Study) -> None:
     ]
     for child in children:
         child.start()
-    everything = set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set()
-    _pin(slices[0])
+    everything = set(available_cores())
+    pin(slices[0])
     try:
         run_plan(plan, study)
     except (TrainingInterrupted, KeyboardInterrupt):
@@ -239,4 +233,4 @@ def run_workers(plan: WorkerPlan, n_jobs: int, study: optuna.Study) -> None:
             child.join()
             if child.exitcode not in (0, None):
                 print(f"worker process {child.name} exited with code {child.exitcode}")
-        _pin(everything)
+        pin(everything)
