@@ -117,7 +117,7 @@ class RedFlagMonitor:
             step,
             f"rollout/ep_rew_mean went {first:.3g} -> {last:.3g} "
             f"over the last {self.t.window} steps",
-            "add reward shaping, or check the env is working",
+            "add reward shaping (--shaping default), or check the env is working",
             False,
         )
 
