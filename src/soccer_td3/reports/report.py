@@ -157,8 +157,9 @@ def write_report(runs: list[RunResult], out_dir: Path, threshold: float | None =
         "",
         "Means over seeds with 95% bootstrap confidence intervals in brackets. steps/s is "
         "wall-clock env steps per second including evaluations; runs that shared the "
-        "machine's cores are slower than one run alone. Steps to threshold counts the seeds "
-        "that reached it; the default threshold is the final return of the weakest variant.",
+        "machine's cores are slower than one run alone. Steps to threshold: the first "
+        "evaluation after learning starts at or above it (a seed that never gets there counts "
+        "at its last step); the default threshold is the final return of the weakest variant.",
         "",
         *results_table(variants, threshold),
         "",
