@@ -71,3 +71,13 @@ def test_bad_tune_input_is_one_line_and_writes_nothing(tmp_path: Path, args: lis
     result = soccer_td3("tune", "--save-dir", str(save_dir), *TINY, *args)
     assert_one_line_error(result, *words)
     assert not save_dir.exists()
+
+
+def test_default_space_that_cannot_fit_the_base_settings_is_one_line(tmp_path):
+    # batch sizes up to 512 in the default space, a buffer of 256: refused before any trial.
+    result = soccer_td3(
+        "tune", "--save-dir", str(tmp_path / "t"), "--trials", "1",
+        "--timesteps-per-trial", "300", "--set", "learning_starts=100", "--set", "buffer_size=256",
+    )  # fmt: skip
+    assert_one_line_error(result, "default search space", "batch_size")
+    assert not (tmp_path / "t" / "study.db").exists()

@@ -78,16 +78,18 @@ def test_two_workers_share_one_postgresql_study(postgres_url, tmp_path, tiny_spa
     for worker, machine in zip(workers, machines, strict=True):
         finish(worker, machine)
 
-    trials = optuna.load_study(study_name="shared", storage=with_driver(postgres_url)).trials
-    assert [t.number for t in trials] == [0, 1, 2]
-    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+    every = optuna.load_study(study_name="shared", storage=with_driver(postgres_url)).trials
+    trials = [t for t in every if t.state == TrialState.COMPLETE]
+    assert len(trials) == 3
+    # Two claims within the same instant: the later one gives its slot back before training.
+    assert all(t.user_attrs.get("surplus") for t in every if t not in trials)
     recorded = sorted(t.user_attrs["run_dir"] for t in trials)
     on_disk = sorted(str(p.resolve()) for m in machines for p in m.glob("trial_*"))
     assert recorded == on_disk  # three run folders, one per trial: none lost or run twice
     assert {Path(r).parent.name for r in recorded} == {"a", "b"}  # both workers ran trials
     for machine in machines:
         rows = (machine / "trials.csv").read_text().splitlines()[1:]
-        assert [row.split(",")[1] for row in rows] == ["COMPLETE"] * 3
+        assert [row.split(",")[1] for row in rows].count("COMPLETE") == 3
         assert (machine / "best_config.yaml").is_file()
 
 

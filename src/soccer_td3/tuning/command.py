@@ -190,11 +190,18 @@ def run_tune(args: argparse.Namespace) -> None:
         check_space(space, base, f"search space file {args.search_space}")
     else:
         space = dict(DEFAULT_SPACE)
+        # e.g. --set buffer_size=256 against batch sizes up to 512: refused now, not in trial 9
+        check_space(space, base, "the default search space (narrow it with --search-space)")
+    # Everything a trial's score depends on: workers that differ in any of it are refused
+    # rather than mixing incomparable scores (or failing on a changed distribution).
     settings = {
         "env": base.env,
         "timesteps_per_trial": args.timesteps_per_trial,
         "heartbeat_interval": args.heartbeat_interval,
         "grace_period": args.grace_period,
+        "trial_base": base.model_dump(mode="json", exclude={"device"}),
+        "search_space": {name: param.describe() for name, param in sorted(space.items())},
+        "pruner": args.pruner,
     }
     # The URL with its driver: also what optuna-dashboard needs to be given.
     storage_url = with_driver(args.storage) if args.storage else default_storage_url(args.save_dir)

@@ -18,6 +18,7 @@ from soccer_td3.config import TrainConfig
 from soccer_td3.errors import UserError
 from soccer_td3.training.loop import train
 from soccer_td3.training.run_dir import new_run_dir
+from soccer_td3.training.signals import RedFlagStop
 from soccer_td3.tuning.space import SearchSpace, sample, trial_config
 
 SCORE = "eval/mean_score"
@@ -75,6 +76,8 @@ class TrialObjective:
         scores = ScoreReporter(trial)
         try:
             train(config, run_dir, console=self.console, on_eval=scores)
+        except RedFlagStop as flag:  # --set strict_redflags=true: a verdict, like divergence
+            raise optuna.TrialPruned(str(flag)) from None
         except UserError:
             if diverged(run_dir):
                 raise optuna.TrialPruned(

@@ -174,8 +174,12 @@ def open_study(
     recorded = study.user_attrs
     for key, value in settings.items():
         if recorded[key] != value:
+            was, now = recorded[key], value
+            if isinstance(was, dict) and isinstance(now, dict):  # name only what differs
+                differ = sorted(k for k in was.keys() | now.keys() if was.get(k) != now.get(k))
+                was, now = ({k: d.get(k) for k in differ} for d in (was, now))
             raise UserError(
-                f"{where} was started with {key}={recorded[key]!r}, not {value!r}; join it with "
+                f"{where} was started with {key}={was!r}, not {now!r}; join it with "
                 "the same settings or pass another --study-name"
             )
     return study
