@@ -47,9 +47,9 @@ def make_vector_env(
     """`envs_per_task` copies of each task, interleaved (env i plays tasks[i % len(tasks)]) so
     every vector step feeds the buffer the tasks in equal share; returns the env and each
     sub-env's task. Sync, not Async: on 1-2 cores a subprocess per env costs more in pickling
-    and context switches than the ~0.5 ms a physics step takes. With `shaping` (even all
-    zero) each env reports its own reward beside the shaped one; `gamma` is the learner's, which
-    the potential terms need to stay policy-invariant."""
+    and context switches than the ~0.5 ms a physics step takes. With `shaping` each env
+    reports its own reward beside the shaped one; `gamma` is the learner's, which the potential
+    terms need to stay policy-invariant."""
     env_tasks = [tasks[i % len(tasks)] for i in range(envs_per_task * len(tasks))]
     for task in tasks:
         task_spec(task)

@@ -27,6 +27,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from soccer_td3.config import PRESETS, build_config
 from soccer_td3.cores import core_slots, pin
 from soccer_td3.errors import UserError
+from soccer_td3.training.checkpoint import has_checkpoint
 from soccer_td3.training.metrics import STEP_KEY
 from soccer_td3.training.run_dir import writable_dir
 from soccer_td3.training.signals import StopOnSignal
@@ -49,7 +50,7 @@ class PlannedRun:
         return (self.folder / "final").is_dir()
 
     def resumable(self) -> bool:
-        return not self.finished() and (self.folder / "checkpoints" / "latest").is_file()
+        return not self.finished() and has_checkpoint(self.folder)
 
     def steps_done(self) -> int:
         """The last logged step (0 before the first row): the progress bar's measure."""

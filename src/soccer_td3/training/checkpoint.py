@@ -126,6 +126,11 @@ def save_checkpoint(
     return final
 
 
+def has_checkpoint(run_dir: Path) -> bool:
+    """Whether a run folder can be resumed (what find_checkpoint looks for first)."""
+    return (run_dir / "checkpoints" / "latest").is_file()
+
+
 def find_checkpoint(path: Path) -> Path:
     """A checkpoint folder, or a run folder / its checkpoints/ whose `latest` names one."""
     if not path.exists():

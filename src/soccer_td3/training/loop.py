@@ -178,7 +178,8 @@ def train(
         config.num_envs,
         config.seed,
         config.observation_mode,
-        shaping=config.shaping,
+        # No wrapper (and nothing added to each env step) when every weight is 0.
+        shaping=config.shaping if config.shaping.active else None,
         gamma=config.gamma,
     )
     obs_dim = envs.single_observation_space.shape[0]
@@ -278,10 +279,12 @@ def train(
                     episode = {"return": float(episode_return[i]), "length": int(episode_length[i])}
                     if "success" in info:
                         episode["success"] = float(bool(info["success"]))
-                    episode["env_return"] = float(info["episode_env_return"])
                     if config.shaping.active:
+                        episode["env_return"] = float(info["episode_env_return"])
                         for term, total in info["episode_shaping"].items():
                             episode[f"shaping/{term}"] = float(total)
+                    else:  # unshaped: the return is the env's own
+                        episode["env_return"] = episode["return"]
                     stats.add(episode)
                     if per_task:
                         per_task[env_tasks[i]].add(episode)
