@@ -1,4 +1,5 @@
-"""Export: the submission loads without soccer_td3 and acts exactly as the trained actor."""
+"""Export: the submission loads without soccer_td3 and emits the trained actor's normalised
+action (the SAI SDK's mapping of it is tested in tests/reports/test_submission.py)."""
 
 import json
 import subprocess
@@ -67,7 +68,7 @@ def test_exported_actor_runs_without_soccer_td3_and_matches(two_task_run, tmp_pa
     )
     actor = load_actor(two_task_run / "final" / ACTOR_FILE)
     with torch.no_grad():
-        expected = actor.to_env_units(actor(torch.as_tensor(expected_states))).numpy()
+        expected = actor(torch.as_tensor(expected_states)).numpy()
 
     # Two observation sizes: the preprocessor tells the task by size, as on the platform.
     by_size: dict[int, list[int]] = {}

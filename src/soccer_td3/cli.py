@@ -138,7 +138,12 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
         description="Deterministic episodes (or noisy with --noise) on each task: return, "
         "length, success rate and the Booster Soccer Showdown score.",
     )
-    evaluate.add_argument("path", type=Path, help="A run folder, its final/ or an actor file.")
+    evaluate.add_argument(
+        "path",
+        type=Path,
+        help="A run folder, its final/, an actor file, or an export folder (played through "
+        "the SAI SDK as the platform plays it).",
+    )
     evaluate.add_argument(
         "--env",
         action="append",
@@ -263,8 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export",
         help="Write a trained actor as a standalone submission (TorchScript or ONNX).",
-        description="Actor (obs -> torques in env units) plus preprocessor.py and a README, "
-        "loadable without soccer_td3.",
+        description="Actor (obs -> normalised action in [-1, 1], which the SAI SDK maps onto "
+        "the torque bounds) plus preprocessor.py, submission.json and a README, loadable "
+        "without soccer_td3.",
     )
     export.add_argument("path", type=Path, help="A run folder, its final/ or an actor file.")
     export.add_argument("--out", type=Path, required=True, help="Folder to write into.")
@@ -357,11 +363,27 @@ def run_evaluate(args: argparse.Namespace) -> None:
         load_policy,
         write_json,
     )
+    from soccer_td3.reports.submission import evaluate_submission, is_submission, read_manifest
 
     if args.episodes <= 0:
         raise UserError(f"--episodes {args.episodes} must be positive")
     if args.noise < 0:
         raise UserError(f"--noise {args.noise} must be >= 0")
+    if is_submission(args.path):
+        if args.noise or args.video is not None:
+            raise UserError(
+                "--noise and --video play run folders; a submission folder plays as the "
+                "platform plays it (deterministic, no video): evaluate the run it came from"
+            )
+        tasks = args.env or read_manifest(args.path)["tasks"]
+        if not tasks:
+            raise UserError(f"{args.path} does not record its tasks; name them with --env")
+        results = evaluate_submission(args.path, tasks, args.episodes, args.seed)
+        print(format_table(results))
+        out = args.json or args.path / "eval.json"
+        write_json(results, out)
+        print(f"results: {out}")
+        return
     if args.video is not None:
         from soccer_td3.reports.video import use_offscreen_gl
 

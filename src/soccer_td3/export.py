@@ -1,15 +1,21 @@
-"""A trained actor as a standalone submission: TorchScript (what the SAI platform loads) or
-ONNX, plus the preprocessor that builds its input, runnable without soccer_td3 installed.
+"""A trained actor as a submission folder in the SAI platform's contract.
 
-The exported module maps the observation it was trained on (the feature vector, or the task's
-raw observation) straight to torques in the env's units: tanh and the action rescaling are
-inside, so the caller only feeds `Preprocessor().modify_state(obs, info)` and steps the env.
+The platform (its SDK `sai-rl`, `BaseModelHandler.get_action`) reads a continuous model's output
+as a value in [-1, 1], maps it linearly onto [low, high] of the action space and clips it. So the
+exported model returns the *normalised* action, and the SDK's default mapping turns it into the
+very torques `soccer-td3 evaluate` applies. An earlier export returned torques in N·m, which the
+SDK clipped to the bounds: a bang-bang controller, not the trained one.
+
+Beside the model go `preprocessor.py` (what the SDK's preprocessing manager loads), a README with
+the exact `sai.submit(...)` call, and `submission.json`, which `soccer-td3 evaluate FOLDER` reads
+to play the folder through the SDK.
 """
 
 from __future__ import annotations
 
 import copy
 import inspect
+import json
 from pathlib import Path
 
 import torch
@@ -18,15 +24,29 @@ from torch import Tensor, nn
 from soccer_td3.agent.networks import Actor
 from soccer_td3.agent.onednn_linear import set_onednn
 from soccer_td3.envs import observation
+from soccer_td3.envs.registry import task_spec
 from soccer_td3.errors import UserError
 from soccer_td3.reports.evaluate import load_policy
 from soccer_td3.training.run_dir import writable_dir
 
 FORMATS = ("torchscript", "onnx")
+MODEL_FILES = {"torchscript": "actor.pt", "onnx": "actor.onnx"}
+MANIFEST = "submission.json"
+PREPROCESSOR = "preprocessor.py"
+# The platform plays these three; the preprocessor tells them apart by observation size.
+COMPETITION_TASKS = (
+    "LowerT1GoaliePenaltyKick-v0",
+    "LowerT1ObstaclePenaltyKick-v0",
+    "LowerT1KickToTarget-v0",
+)
 
 
-class EnvUnitsActor(nn.Module):
-    """obs -> action in the env's units, with nothing outside torch."""
+class NormalisedActor(nn.Module):
+    """obs -> normalised action in [-1, 1], with nothing outside torch.
+
+    The actor's tanh output already is that action; the clamp states the contract for any
+    future head whose output is computed otherwise (e.g. torques from a PD law inside the model,
+    which would be divided by the bound first)."""
 
     def __init__(self, actor: Actor) -> None:
         super().__init__()
@@ -34,49 +54,135 @@ class EnvUnitsActor(nn.Module):
         set_onednn(self.actor, False)  # plain F.linear: traceable and portable
 
     def forward(self, obs: Tensor) -> Tensor:
-        return self.actor.to_env_units(self.actor(obs))
+        return self.actor(obs).clamp(-1.0, 1.0)
 
 
-# Appended to a verbatim copy of envs/observation.py. The platform calls modify_state(obs, info)
-# without naming the task, so the task is told by its observation size: the three competition
-# tasks differ (45 goalie, 54 obstacle, 39 kick to target).
-PREPROCESSOR_TAIL = '''
+def task_by_obs_size(trained_tasks: list[str]) -> dict[int, str]:
+    """Which task an observation of each size comes from, as the preprocessor decides it.
 
-TASK_BY_OBS_SIZE = {
-    45: "LowerT1GoaliePenaltyKick-v0",
-    54: "LowerT1ObstaclePenaltyKick-v0",
-    39: "LowerT1KickToTarget-v0",
-}
-OBS_MODE = "{obs_mode}"
+    The platform's `modify_state(obs, info)` does not name the task, so the size tells it: the
+    three competition tasks differ (45, 54, 39). A task the run trained on wins its size (the
+    plain penalty kick shares 39 with kick to target); two trained tasks of one size cannot be
+    told apart, so export refuses them."""
+    table: dict[int, str] = {}
+    for task in trained_tasks:
+        size = task_spec(task).obs_dim
+        if size in table:
+            raise UserError(
+                f"{table[size]} and {task} both give {size}-value observations, so a submission "
+                "cannot tell them apart; export a run that trained on at most one of them"
+            )
+        table[size] = task
+    for task in COMPETITION_TASKS:
+        table.setdefault(task_spec(task).obs_dim, task)
+    return table
+
+
+PREPROCESSOR_HEAD = '''"""soccer_td3 submission preprocessor: the actor's input from (obs, info).
+
+The SAI SDK deletes import lines, runs this file with only `np` defined and keeps the first
+definition it finds (any line that starts with the keyword), so Preprocessor comes first and
+nothing needs more than numpy.
+"""
+import numpy as np
+
+OBS_MODE = {obs_mode!r}
+MODEL_INPUT_SIZE = {input_size}
+TASK_BY_OBS_SIZE = {task_table!r}
 
 
 class Preprocessor:
-    """What the exported actor reads: soccer_td3's feature vector (or the raw observation)."""
+    """modify_state(obs, info) for one observation or a vector env's batch (a dict of arrays)."""
 
     def modify_state(self, obs, info):
         obs = np.asarray(obs, dtype=np.float32)
+        if obs.ndim == 2:
+            rows = [self.modify_state(o, row_info(info, i)) for i, o in enumerate(obs)]
+            return np.stack(rows)
         if OBS_MODE == "raw":
+            if obs.shape[-1] != MODEL_INPUT_SIZE:
+                raise ValueError(
+                    f"soccer_td3 preprocessor: this model reads {{MODEL_INPUT_SIZE}}-value "
+                    f"observations, got {{obs.shape[-1]}}; it was trained on another task"
+                )
             return obs
-        if obs.ndim == 2:  # a batch of observations with a list of infos
-            return np.stack([self.modify_state(o, i) for o, i in zip(obs, info)])
-        return features(obs, info, TASK_BY_OBS_SIZE[obs.shape[-1]])
+        task = TASK_BY_OBS_SIZE.get(obs.shape[-1])
+        if task is None:
+            raise ValueError(
+                f"soccer_td3 preprocessor: no task gives {{obs.shape[-1]}}-value observations; "
+                f"known sizes: {{TASK_BY_OBS_SIZE}}"
+            )
+        return features(obs, info, task)
+
+
+def row_info(info, i):
+    """Row i of a batch's info: gymnasium's vector envs give a dict of arrays (with `_key`
+    masks), older code a list of dicts."""
+    if isinstance(info, (list, tuple)):
+        return info[i]
+    row = {{}}
+    for key, value in info.items():
+        if key.startswith("_") or isinstance(value, dict):
+            continue
+        mask = info.get("_" + key)
+        if mask is not None and not mask[i]:
+            continue
+        row[key] = value[i]
+    return row
+
+
+# What follows is soccer_td3's envs/observation.py, verbatim: training and submission share it.
 '''
 
 SUBMISSION_README = """# soccer_td3 submission
 
-- `{model}`: actor, {obs_dim} inputs -> {act_dim} joint torques in the env's units.
-- `preprocessor.py`: `Preprocessor().modify_state(obs, info)` builds those inputs ({obs_mode}).
+- `{model}`: the actor, {obs_dim} inputs -> {act_dim} normalised actions in [-1, 1]. The SAI SDK's
+  default action path maps them onto the action bounds ([low, high], here ±{bounds} N·m), which
+  gives exactly the torques soccer_td3 trained and evaluated with. No action function is needed.
+- `preprocessor.py`: `Preprocessor().modify_state(obs, info)` builds the inputs ({obs_mode}).
+- `submission.json`: what soccer_td3 knows of this export (tasks, sizes, format).
 
-Run it (needs numpy and {runtime} only):
+Trained on: {tasks}.
 
-```python
-from preprocessor import Preprocessor
-{usage}
+## Which task is which
+The platform calls `modify_state(obs, info)` without naming the task, so the preprocessor tells
+the task by the observation's size: {task_sizes}. An observation of any other size raises a
+ValueError that names its size and the known ones; it is never given a wrong task one-hot.
+{untrained}
+## Check it, then submit it
+Play these very files through the SDK's model manager (torch.jit.load or onnxruntime, this
+preprocessor, the default action mapping), scored as the competition scores:
+
+```bash
+soccer-td3 evaluate {folder} --episodes 5
 ```
 
-On SAI, submit the model file with this preprocessor (the platform calls `modify_state`).
+Submit (needs `pip install sai-rl==0.1.37` and `sai login`):
+
+```python
+from sai_rl import SAIClient
+
+sai = SAIClient(comp_id="booster-soccer-showdown")
+sai.submit("soccer_td3 agent", "actor.pt", preprocessor_class="preprocessor.py")
+```
+{onnx_note}
+Run it without the SDK (needs numpy and {runtime} only):
+
+```python
+import numpy as np
+from preprocessor import Preprocessor
+
+{usage}
+torques = low + (high - low) * (np.clip(action, -1, 1) + 1) / 2   # what the SDK does
+```
 """
 
+ONNX_NOTE = """
+`actor.onnx` plays through the SDK's ONNX handler (`soccer-td3 evaluate` checks it), but
+sai-rl 0.1.37's `submit` cannot upload an `.onnx` file from a path (its ONNX handler saves
+nothing, then the upload opens a file that is not there): export `--format torchscript` for
+`sai.submit`, or upload `actor.onnx` through the SAI website.
+"""
 
 TORCHSCRIPT_USAGE = """import torch
 
@@ -90,21 +196,18 @@ state = Preprocessor().modify_state(obs, info)
 action = session.run(None, {"obs": state[None]})[0][0]"""
 
 
-def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
-    if fmt not in FORMATS:
-        raise UserError(f"unknown --format {fmt!r}; choose one of: {', '.join(FORMATS)}")
-    actor, meta = load_policy(path)
-    obs_mode = meta.get("obs", "raw")
-    model = EnvUnitsActor(actor).eval()
-    example = torch.zeros(1, actor.obs_dim)
-    writable_dir(out_dir, "--out")
+def preprocessor_source(obs_mode: str, input_size: int, task_table: dict[int, str]) -> str:
+    head = PREPROCESSOR_HEAD.format(
+        obs_mode=obs_mode, input_size=input_size, task_table=task_table
+    )
+    return head + "\n" + inspect.getsource(observation)
+
+
+def _write_model(model: nn.Module, example: Tensor, target: Path, fmt: str) -> None:
     if fmt == "torchscript":
-        target = out_dir / "actor.pt"
         with torch.no_grad():
             torch.jit.trace(model, example).save(str(target))
-        runtime, usage = "torch", TORCHSCRIPT_USAGE
     else:
-        target = out_dir / "actor.onnx"
         torch.onnx.export(
             model,
             (example,),
@@ -114,17 +217,59 @@ def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
             dynamic_shapes={"obs": {0: torch.export.Dim("batch")}},
             dynamo=True,
         )
-        runtime, usage = "onnxruntime", ONNX_USAGE
-    source = inspect.getsource(observation) + PREPROCESSOR_TAIL.replace("{obs_mode}", obs_mode)
-    (out_dir / "preprocessor.py").write_text(source)
+
+
+def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
+    if fmt not in FORMATS:
+        raise UserError(f"unknown --format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    actor, meta = load_policy(path)
+    obs_mode = meta.get("obs", "raw")
+    tasks = list(meta.get("tasks") or [])
+    task_table = task_by_obs_size(tasks)
+    writable_dir(out_dir, "--out")
+    target = out_dir / MODEL_FILES[fmt]
+    _write_model(NormalisedActor(actor).eval(), torch.zeros(1, actor.obs_dim), target, fmt)
+    (out_dir / PREPROCESSOR).write_text(preprocessor_source(obs_mode, actor.obs_dim, task_table))
+    (out_dir / MANIFEST).write_text(
+        json.dumps(
+            {
+                "format": fmt,
+                "model": target.name,
+                "preprocessor": PREPROCESSOR,
+                "obs": obs_mode,
+                "tasks": tasks,
+                "obs_dim": actor.obs_dim,
+                "act_dim": actor.act_dim,
+                "action": "normalised to [-1, 1]; the SAI SDK maps it onto the action bounds",
+            },
+            indent=2,
+        )
+    )
+    untrained = [t for t in COMPETITION_TASKS if t not in tasks]
+    untrained_note = (
+        f"\nThis model never trained on {', '.join(untrained)}: it still gets that task's "
+        "input there (its one-hot, or the raw observation's size check refuses it), but expect "
+        "it to play it badly.\n"
+        if untrained
+        else ""
+    )
     (out_dir / "README.md").write_text(
         SUBMISSION_README.format(
             model=target.name,
             obs_dim=actor.obs_dim,
             act_dim=actor.act_dim,
+            bounds=",".join(f"{b:g}" for b in actor.action_scale.tolist()),
             obs_mode=obs_mode,
-            runtime=runtime,
-            usage=usage,
+            tasks=", ".join(tasks) or "(not recorded)",
+            task_sizes="; ".join(f"{size} values: {task}" for size, task in task_table.items())
+            if obs_mode == "features"
+            else f"a raw-observation model reads only {actor.obs_dim}-value observations "
+            "(its own task's), and refuses any other size",
+            untrained=untrained_note,
+            folder=out_dir,
+            onnx_note=ONNX_NOTE if fmt == "onnx" else "",
+            runtime="torch" if fmt == "torchscript" else "onnxruntime",
+            usage=TORCHSCRIPT_USAGE if fmt == "torchscript" else ONNX_USAGE,
         )
     )
     return target

@@ -5,12 +5,10 @@ reads a fixed vector built from what all of them share: the joint positions and 
 `obs[:2 * n_joints]`, and the named fields of `info`. A field a task lacks is zeros, and a
 one-hot of the task ends the vector. This file is what export ships as the submission's
 preprocessor (copied verbatim, with a Preprocessor class appended), so training and submission
-see identical inputs; it must therefore need nothing but numpy.
+see identical inputs. It must therefore need nothing but numpy, and it must survive the SAI
+SDK's loader, which deletes every import line and runs the rest with only `np` defined: so no
+`from __future__`, no typing names in annotations, nothing but numpy.
 """
-
-from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 
@@ -60,7 +58,7 @@ def projected_gravity(quat_xyzw: np.ndarray) -> np.ndarray:
     return v * (2.0 * q_w**2 - 1.0) - 2.0 * q_w * np.cross(q_vec, v) + 2.0 * q_vec * q_vec.dot(v)
 
 
-def features(obs: np.ndarray, info: dict[str, Any], task_id: str) -> np.ndarray:
+def features(obs: np.ndarray, info: dict, task_id: str) -> np.ndarray:
     """The task-independent observation vector (FEATURE_SIZE floats)."""
     if task_id not in FEATURE_TASKS:
         raise ValueError(f"no feature layout for {task_id}; known: {', '.join(FEATURE_TASKS)}")

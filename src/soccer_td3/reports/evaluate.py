@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,6 +21,10 @@ from soccer_td3.reports.score import competition_score
 # The goalie task resets to the same state whatever the seed (measured: identical first
 # observations for seeds 0..9), so a deterministic policy replays one episode N times.
 SAME_START_TASKS = {"LowerT1GoaliePenaltyKick-v0"}
+ACTOR_PATH = "soccer_td3 actor (weights file, obs wrapper, tanh rescaled to the bounds)"
+
+# (obs, info) -> the action the env steps with, in the env's units.
+Policy = Callable[[np.ndarray, dict], np.ndarray]
 
 
 @dataclass
@@ -34,6 +39,7 @@ class TaskResult:
     score_std: float
     noise: float
     independent_episodes: bool
+    path: str = ACTOR_PATH
 
 
 def find_actor_file(path: Path) -> Path:
@@ -43,8 +49,9 @@ def find_actor_file(path: Path) -> Path:
         if candidate.is_file():
             return candidate
     raise UserError(
-        f"no weights at {path} (looked for {', '.join(map(str, candidates))}); "
-        "pass a run folder that finished training, or an actor.safetensors file"
+        f"no weights at {path} (looked for {', '.join(map(str, candidates))}), and it is not a "
+        "soccer-td3 export (no submission.json); pass a run folder that finished training, an "
+        "actor.safetensors file, or a folder written by `soccer-td3 export`"
     )
 
 
@@ -68,36 +75,25 @@ def policy_action(
     return actor.to_env_units(action).cpu().numpy()
 
 
-def run_episode(env, actor: Actor, seed: int, noise: float, rng: np.random.Generator):
+def run_episode(env, act: Policy, seed: int):
     obs, info = env.reset(seed=seed)
     total, length = 0.0, 0
     while True:
-        obs, reward, terminated, truncated, info = env.step(policy_action(actor, obs, noise, rng))
+        obs, reward, terminated, truncated, info = env.step(act(obs, info))
         total += float(reward)
         length += 1
         if terminated or truncated:
             return total, length, info
 
 
-def evaluate_task(
-    actor: Actor, obs_mode: str, task: str, episodes: int, seed: int = 0, noise: float = 0.0
+def play_task(
+    env, act: Policy, task: str, episodes: int, seed: int, noise: float, path: str
 ) -> TaskResult:
-    spec = task_spec(task)
-    obs_dim = FEATURE_SIZE if obs_mode == "features" else spec.obs_dim
-    if (actor.obs_dim, actor.act_dim) != (obs_dim, spec.act_dim):
-        raise UserError(
-            f"the actor maps obs {actor.obs_dim} -> action {actor.act_dim}, but {task} with "
-            f"obs {obs_mode} gives obs {obs_dim} and takes action {spec.act_dim}; "
-            "evaluate it on the task(s) it was trained on"
-        )
-    env = make_env(task, seed)
-    if obs_mode == "features":
-        env = FeatureObservation(env, task)
-    rng = np.random.default_rng(seed)
+    """`episodes` episodes of `act` on `env` (closed afterwards), seeds seed, seed + 1, ..."""
     returns, lengths, scores, successes = [], [], [], []
     try:
         for episode in range(episodes):
-            total, length, info = run_episode(env, actor, seed + episode, noise, rng)
+            total, length, info = run_episode(env, act, seed + episode)
             returns.append(total)
             lengths.append(length)
             scores.append(competition_score(task, info.get("reward_terms", {})))
@@ -115,6 +111,33 @@ def evaluate_task(
         score_std=float(np.std(scores)),
         noise=noise,
         independent_episodes=not (task in SAME_START_TASKS and noise == 0),
+        path=path,
+    )
+
+
+def evaluate_task(
+    actor: Actor, obs_mode: str, task: str, episodes: int, seed: int = 0, noise: float = 0.0
+) -> TaskResult:
+    spec = task_spec(task)
+    obs_dim = FEATURE_SIZE if obs_mode == "features" else spec.obs_dim
+    if (actor.obs_dim, actor.act_dim) != (obs_dim, spec.act_dim):
+        raise UserError(
+            f"the actor maps obs {actor.obs_dim} -> action {actor.act_dim}, but {task} with "
+            f"obs {obs_mode} gives obs {obs_dim} and takes action {spec.act_dim}; "
+            "evaluate it on the task(s) it was trained on"
+        )
+    env = make_env(task, seed)
+    if obs_mode == "features":
+        env = FeatureObservation(env, task)
+    rng = np.random.default_rng(seed)
+    return play_task(
+        env,
+        lambda obs, _info: policy_action(actor, obs, noise, rng),
+        task,
+        episodes,
+        seed,
+        noise,
+        ACTOR_PATH,
     )
 
 
@@ -127,6 +150,8 @@ def format_table(results: list[TaskResult]) -> str:
             f"{r.task:30} {r.episodes:>8} {r.return_mean:9.2f} ± {r.return_std:5.2f} "
             f"{r.length_mean:7.0f} {r.success_rate:7.0%} {r.score_mean:7.3f} ± {r.score_std:5.3f}"
         )
+    for path in dict.fromkeys(r.path for r in results):
+        lines.append(f"played through: {path}")
     for r in results:
         if not r.independent_episodes:
             lines.append(
