@@ -247,10 +247,9 @@ def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
     )
     untrained = [t for t in COMPETITION_TASKS if t not in tasks]
     untrained_note = (
-        f"\nThis model never trained on {', '.join(untrained)}: it still gets that task's "
-        "input there (its one-hot, or the raw observation's size check refuses it), but expect "
-        "it to play it badly.\n"
-        if untrained
+        f"\nThis model never trained on {', '.join(untrained)}: there it still gets that "
+        "task's input and one-hot, but expect it to play badly.\n"
+        if untrained and obs_mode == "features"
         else ""
     )
     (out_dir / "README.md").write_text(
