@@ -22,8 +22,8 @@ import torch
 
 from soccer_td3.agent.onednn_linear import _linear_pointwise, onednn_available
 from soccer_td3.agent.replay import ReplayBuffer
-from soccer_td3.agent.td3 import Acceleration, TD3Hyperparams, TD3Learner
 from soccer_td3.config import PRESETS, build_config
+from soccer_td3.training.settings import build_learner
 
 OBS_DIM, ACT_DIM = 45, 12  # LowerT1GoaliePenaltyKick-v0
 
@@ -79,30 +79,11 @@ def matmul_floor(shapes, dtype: torch.dtype, device: str) -> tuple[float, float]
     return seconds, flops
 
 
-def update_time(
-    config, acceleration: Acceleration, device: str, updates: int
-) -> tuple[float, float]:
-    """(seconds per update, warm-up seconds) of the real learner on a filled buffer."""
+def update_time(config, device: str, updates: int) -> tuple[float, float]:
+    """(seconds per update, warm-up seconds) of the real learner on a filled buffer, built by
+    the function `train` builds it with (training/settings.py)."""
     torch.manual_seed(0)
-    hp = TD3Hyperparams(
-        config.gamma,
-        config.tau,
-        config.policy_delay,
-        config.target_policy_noise,
-        config.target_noise_clip,
-    )
-    learner = TD3Learner.build(
-        OBS_DIM,
-        ACT_DIM,
-        [-1.0] * ACT_DIM,
-        [1.0] * ACT_DIM,
-        config.actor_net,
-        config.critic_net,
-        hp,
-        config.learning_rate,
-        device=device,
-        acceleration=acceleration,
-    )
+    learner = build_learner(config, OBS_DIM, ACT_DIM, [-1.0] * ACT_DIM, [1.0] * ACT_DIM, device)
     buffer = ReplayBuffer(50_000, OBS_DIM, ACT_DIM, device)
     rng = np.random.default_rng(0)
     buffer.add(
@@ -134,7 +115,12 @@ def main() -> None:
         help="only compiled (--compile) or only eager (--no-compile)",
     )
     parser.add_argument("--updates", type=int, default=500)
-    parser.add_argument("--cpu-matmul", choices=["onednn", "blas"], default="onednn")
+    parser.add_argument(
+        "--cpu-matmul",
+        choices=["onednn", "blas"],
+        action="append",
+        help="fp32 backend(s) to time (default: both)",
+    )
     args = parser.parse_args()
     config = build_config(args.preset)
     precisions = args.precision or ["fp32", "bf16"]
@@ -147,24 +133,29 @@ def main() -> None:
         f"{torch.get_num_threads()} threads, torch {torch.__version__}"
     )
     print(
-        f"{'precision':9} {'mode':8} {'ms/update':>9} {'updates/s':>9} {'GFLOP/s':>8} "
+        f"{'precision':9} {'mode':8} {'matmul':7} {'ms/update':>9} {'updates/s':>9} {'GFLOP/s':>8} "
         f"{'floor ms':>8} {'of floor':>8} {'warm-up s':>9}"
     )
     for precision in precisions:
         dtype = torch.bfloat16 if precision == "bf16" else torch.float32
         floor_s, flops = matmul_floor(shapes, dtype, args.device)
+        # The fp32 CPU backends are a choice; bf16 autocast and CUDA take their own path.
+        backends = args.cpu_matmul or ["onednn", "blas"]
+        if precision != "fp32" or args.device != "cpu":
+            backends = ["blas"]
         for compiled in compiles:
-            per_update, warmup = update_time(
-                config,
-                Acceleration(precision, compiled, args.cpu_matmul),
-                args.device,
-                args.updates,
-            )
-            print(
-                f"{precision:9} {'compiled' if compiled else 'eager':8} "
-                f"{per_update * 1e3:9.2f} {1 / per_update:9.1f} {flops / per_update / 1e9:8.0f} "
-                f"{floor_s * 1e3:8.2f} {floor_s / per_update:8.0%} {warmup:9.1f}"
-            )
+            for backend in backends:
+                run_config = config.model_copy(
+                    update={"precision": precision, "compile": compiled, "cpu_matmul": backend}
+                )
+                per_update, warmup = update_time(run_config, args.device, args.updates)
+                label = f"{'compiled' if compiled else 'eager'}"
+                print(
+                    f"{precision:9} {label:8} {backend if precision == 'fp32' else '-':7} "
+                    f"{per_update * 1e3:9.2f} {1 / per_update:9.1f} "
+                    f"{flops / per_update / 1e9:8.0f} {floor_s * 1e3:8.2f} "
+                    f"{floor_s / per_update:8.0%} {warmup:9.1f}"
+                )
     print(f"one update = {flops / 1e9:.3f} GFLOP")
 
 

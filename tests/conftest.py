@@ -1,8 +1,14 @@
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from soccer_td3.config import TrainConfig
+
+# cpu_matmul auto caches its measurement under XDG_CACHE_HOME: tests (and the CLI processes
+# they start) measure into a folder of their own, never the user's cache.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="soccer_td3_cache_")
 
 TWO_TASKS = ["LowerT1GoaliePenaltyKick-v0", "LowerT1KickToTarget-v0"]
 

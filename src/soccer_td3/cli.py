@@ -303,6 +303,7 @@ def run_train(args: argparse.Namespace) -> None:
 
     from soccer_td3.training.loop import load_init_weights, template_networks, train
     from soccer_td3.training.run_dir import new_run_dir
+    from soccer_td3.training.settings import resolve_cpu_matmul
     from soccer_td3.training.signals import RedFlagStop, TrainingInterrupted
 
     console = Console(stderr=True)
@@ -326,6 +327,9 @@ def run_train(args: argparse.Namespace) -> None:
         run_dir = new_run_dir(args.save_dir)
         if run_dir != args.save_dir:
             console.print(f"{args.save_dir} already holds a run; writing this one to {run_dir}")
+    config, matmul_line = resolve_cpu_matmul(config)  # config.yaml records the choice
+    if matmul_line:
+        console.print(matmul_line)
     config.to_yaml(run_dir / "config.yaml")
 
     try:

@@ -123,10 +123,11 @@ class TrainConfig(BaseModel):
     compile: bool = Field(
         False, description="torch.compile the update (CUDA graphs on GPU); costs a warm-up."
     )
-    cpu_matmul: Literal["onednn", "blas"] = Field(
-        "onednn",
-        description="Who runs fp32 Linear products on the CPU: oneDNN (2x MKL on AMD EPYC "
-        "here) or PyTorch's BLAS.",
+    cpu_matmul: Literal["auto", "onednn", "blas"] = Field(
+        "auto",
+        description="Who runs fp32 Linear products on the CPU: oneDNN, PyTorch's BLAS (MKL), "
+        "or auto: the faster of the two at this run's shapes, timed at start-up (~0.5 s) or "
+        "read from the cache; the run's config.yaml records the choice.",
     )
     # --- evaluation during training
     eval_freq: int = Field(

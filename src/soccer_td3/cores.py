@@ -1,14 +1,17 @@
 """The CPU cores a process may use, and how parallel runs share them.
 
-Runs that share a core each get under half of it, and PyTorch's worker threads then wait on
-each other: steps/s stop meaning anything and a run can crawl (a 300-step run was measured at
-78 s instead of 2.9 s). So parallel runs (compare --jobs, tune --n-jobs) each get their own,
-equally many cores, and a run uses exactly as many threads as it has cores.
+Runs that share a core each get under half of it, and PyTorch's OpenMP workers, which spin
+while they wait, then steal the cycles the other run needs: a 300-step run was measured at 78 s
+instead of 2.9 s. So parallel runs (compare --jobs, tune --n-jobs) each get their own, equally
+many cores; a run alone uses one thread per core; and a run that finds other processes busy on
+its cores drops to one thread (ThreadGovernor), so it has no workers left to spin.
 """
 
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 import torch
 
@@ -44,7 +47,81 @@ def pin(cores: set[int]) -> None:
 
 
 def use_available_cores() -> None:
-    """One intra-op thread per core this process may run on. OMP_WAIT_POLICY=active and
-    OMP_PROC_BIND were tried here and gave no gain beyond run-to-run noise, so OpenMP keeps its
-    defaults."""
+    """One intra-op thread per core this process may run on (OMP_NUM_THREADS, when set, wins)."""
+    if "OMP_NUM_THREADS" in os.environ:
+        return
     torch.set_num_threads(len(available_cores()))
+
+
+def _busy_ticks(cores: list[int]) -> int | None:
+    """CPU ticks spent running anything on `cores` since boot (steal and idle excluded)."""
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return None
+    wanted = {f"cpu{c}" for c in cores}
+    total = 0
+    for line in lines:
+        name, *values = line.split()
+        if name in wanted:
+            user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in values[:7])
+            total += user + nice + system + irq + softirq
+    return total
+
+
+def _own_ticks() -> int:
+    times = os.times()  # this process's threads, in seconds
+    return round((times.user + times.system) * os.sysconf("SC_CLK_TCK"))
+
+
+class ThreadGovernor:
+    """One thread per core while the cores are ours; one thread while a neighbour is busy.
+
+    Measured on 2 cores (README, Performance): alone, 2 threads train at ~50 env steps/s and 1
+    thread at ~42; two runs side by side with 2 threads each fall to ~13 each, with 1 thread each
+    they keep ~42 each. OMP_WAIT_POLICY=passive also avoids the collapse (~43 each) but costs a
+    run alone a third of its speed, and it can only be set before torch starts; the thread
+    count can change at any moment. So: every `interval` seconds, what other processes used of
+    our cores decides (busy above half a core, free again below a quarter).
+    """
+
+    BUSY, FREE = 0.5, 0.25  # cores used by others
+
+    def __init__(self, interval: float = 2.0) -> None:
+        self.cores = available_cores()
+        self.enabled = len(self.cores) > 1 and "OMP_NUM_THREADS" not in os.environ
+        self.interval = interval
+        self.full = len(self.cores)
+        self._last = self._sample()
+        self.enabled = self.enabled and self._last is not None
+
+    def _sample(self) -> tuple[float, int, int] | None:
+        busy = _busy_ticks(self.cores)
+        return None if busy is None else (time.monotonic(), busy, _own_ticks())
+
+    def others(self, now: tuple[float, int, int], before: tuple[float, int, int]) -> float:
+        """Cores' worth of CPU that other processes used between two samples."""
+        seconds = max(now[0] - before[0], 1e-6)
+        ticks = (now[1] - before[1]) - (now[2] - before[2])
+        return max(ticks, 0) / os.sysconf("SC_CLK_TCK") / seconds
+
+    def poll(self, force: bool = False) -> str | None:
+        """Adjust the thread count when due; a line to print when it changed."""
+        if not self.enabled or (
+            not force and time.monotonic() - self._last[0] < self.interval
+        ):
+            return None
+        now = self._sample()
+        others = self.others(now, self._last)
+        self._last = now
+        threads = torch.get_num_threads()
+        if threads > 1 and others > self.BUSY:
+            torch.set_num_threads(1)
+            return (
+                f"threads: 1 (other processes use {others:.1f} of this run's {self.full} cores; "
+                f"back to {self.full} when they stop)"
+            )
+        if threads == 1 and others < self.FREE:
+            torch.set_num_threads(self.full)
+            return f"threads: {self.full} (the cores are free again)"
+        return None

@@ -2,18 +2,20 @@ import torch
 
 from soccer_td3.agent.replay import ReplayBatch
 from soccer_td3.agent.td3 import (
-    TD3Hyperparams,
     TD3Learner,
     critic_target_value,
     smoothed_target_action,
     td3_update,
 )
+from soccer_td3.config import TrainConfig
+from soccer_td3.training.settings import learner_settings
 
 OBS, ACT = 10, 4
 
 
 def _learner(lr: float = 3e-4, **hp) -> TD3Learner:
     torch.manual_seed(0)
+    settings = learner_settings(TrainConfig(cpu_matmul="onednn", **hp))
     return TD3Learner.build(
         OBS,
         ACT,
@@ -21,7 +23,8 @@ def _learner(lr: float = 3e-4, **hp) -> TD3Learner:
         [2.0] * ACT,
         [32, 32],
         [32, 32],
-        TD3Hyperparams(**hp),
+        settings.hp,
+        settings.acceleration,
         learning_rate=lr,
     )
 

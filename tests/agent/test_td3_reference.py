@@ -9,10 +9,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from soccer_td3.agent.replay import ReplayBatch
-from soccer_td3.agent.td3 import Acceleration, TD3Hyperparams, TD3Learner, td3_update
+from soccer_td3.agent.td3 import Acceleration, TD3Learner, td3_update
+from soccer_td3.config import TrainConfig
+from soccer_td3.training.settings import learner_settings
 
 OBS, ACT, B = 45, 12, 256
-HP = TD3Hyperparams()
+HP = learner_settings(TrainConfig(cpu_matmul="onednn")).hp
+FP32 = Acceleration("fp32", compile=False, cpu_matmul="onednn")
 
 
 def reference_mlp(dims: list[int]) -> nn.Sequential:
@@ -59,7 +62,8 @@ def learner_with_trained_targets(acceleration: Acceleration) -> TD3Learner:
         [512, 256, 128, 64],
         [512, 256, 128, 64],
         HP,
-        acceleration=acceleration,
+        acceleration,
+        learning_rate=3e-4,
     )
     with torch.no_grad():  # targets differ from the online nets, as they do mid-training
         for p in [*learner.actor_target.parameters(), *learner.critic_target.parameters()]:
@@ -68,7 +72,7 @@ def learner_with_trained_targets(acceleration: Acceleration) -> TD3Learner:
 
 
 def test_losses_and_gradients_equal_a_two_network_reference():
-    learner = learner_with_trained_targets(Acceleration())
+    learner = learner_with_trained_targets(FP32)
     ref = reference_from(learner)
     data = batch()
 
@@ -109,11 +113,12 @@ def test_losses_and_gradients_equal_a_two_network_reference():
 
 
 @pytest.mark.parametrize(
-    "acceleration", [Acceleration(precision="bf16"), Acceleration(compile=True)]
+    "acceleration",
+    [Acceleration("bf16", False, "onednn"), Acceleration("fp32", True, "onednn")],
 )
 def test_accelerated_updates_stay_close_to_fp32(acceleration):
     fast = learner_with_trained_targets(acceleration)
-    plain = learner_with_trained_targets(Acceleration())
+    plain = learner_with_trained_targets(FP32)
     data = batch()
     torch.manual_seed(1)
     got = td3_update(fast, data, update_actor=True)

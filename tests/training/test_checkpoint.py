@@ -14,7 +14,7 @@ import torch
 from soccer_td3.agent.replay import ReplayBuffer
 from soccer_td3.errors import UserError
 from soccer_td3.training.checkpoint import load_checkpoint, restore, save_checkpoint
-from soccer_td3.training.loop import build_learner
+from soccer_td3.training.settings import build_learner
 from tests.cli_helpers import assert_one_line_error, soccer_td3
 from tests.conftest import tiny
 
@@ -91,7 +91,7 @@ def test_sigterm_writes_a_checkpoint_and_exits_0(tmp_path: Path):
 
 
 def test_restore_is_bitwise(tmp_path: Path):
-    config = tiny()
+    config = tiny(cpu_matmul="onednn")
     torch.manual_seed(0)
     learner = build_learner(config, 45, 12, -np.ones(12), np.ones(12), "cpu")
     buffer = ReplayBuffer(500, 45, 12)
@@ -162,7 +162,7 @@ def test_bad_resumes_are_one_line_and_exit_2(finished_run: Path, tmp_path: Path)
 
 
 def test_a_full_disk_is_one_error_and_the_previous_checkpoint_stays(tmp_path, monkeypatch):
-    config = tiny()
+    config = tiny(cpu_matmul="onednn")
     learner = build_learner(config, 45, 12, -np.ones(12), np.ones(12), "cpu")
     buffer = ReplayBuffer(100, 45, 12)
     buffer.add(

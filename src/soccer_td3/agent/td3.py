@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -29,20 +29,24 @@ from soccer_td3.agent.replay import ReplayBatch
 
 @dataclass(frozen=True)
 class TD3Hyperparams:
-    gamma: float = 0.99
-    tau: float = 0.005
-    policy_delay: int = 2
-    target_policy_noise: float = 0.2
-    target_noise_clip: float = 0.5
+    """The update's numbers. No defaults: TrainConfig is their one source
+    (training/settings.py builds this from it)."""
+
+    gamma: float
+    tau: float
+    policy_delay: int
+    target_policy_noise: float
+    target_noise_clip: float
 
 
 @dataclass(frozen=True)
 class Acceleration:
-    """How the update runs; none of it changes what it computes (bf16 rounds the matmuls)."""
+    """How the update runs; none of it changes what it computes (bf16 rounds the matmuls).
+    No defaults, as for TD3Hyperparams."""
 
-    precision: str = "fp32"  # "fp32" | "bf16"
-    compile: bool = False
-    cpu_matmul: str = "onednn"  # "onednn" | "blas": who runs fp32 Linear products on the CPU
+    precision: str  # "fp32" | "bf16"
+    compile: bool
+    cpu_matmul: str  # "onednn" | "blas": who runs fp32 Linear products on the CPU
 
 
 def smoothed_target_action(
@@ -91,7 +95,7 @@ class TD3Learner:
     actor_optimizer: torch.optim.Optimizer
     critic_optimizer: torch.optim.Optimizer
     hp: TD3Hyperparams
-    acceleration: Acceleration = field(default_factory=Acceleration)
+    acceleration: Acceleration
     n_updates: int = 0
 
     def __post_init__(self) -> None:
@@ -119,10 +123,10 @@ class TD3Learner:
         actor_net: Sequence[int],
         critic_net: Sequence[int],
         hp: TD3Hyperparams,
-        learning_rate: float = 3e-4,
+        acceleration: Acceleration,
+        learning_rate: float,
         activation: str = "relu",
         device: torch.device | str = "cpu",
-        acceleration: Acceleration | None = None,
     ) -> TD3Learner:
         actor = Actor(obs_dim, act_dim, actor_net, action_low, action_high, activation).to(device)
         critic = TwinCritic(obs_dim, act_dim, critic_net, activation).to(device)
@@ -139,7 +143,7 @@ class TD3Learner:
             actor_optimizer,
             critic_optimizer,
             hp,
-            acceleration or Acceleration(),
+            acceleration,
         )
 
     def autocast(self) -> contextlib.AbstractContextManager:

@@ -21,16 +21,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from soccer_td3.agent.networks import Actor, TwinCritic
 from soccer_td3.agent.pretrained import PretrainedWeights, read_pretrained
 from soccer_td3.agent.replay import ReplayBuffer
-from soccer_td3.agent.td3 import TD3Hyperparams, TD3Learner
+from soccer_td3.agent.td3 import TD3Learner
 from soccer_td3.agent.weights import save_weights
 from soccer_td3.config import TrainConfig
-from soccer_td3.cores import use_available_cores
+from soccer_td3.cores import ThreadGovernor, use_available_cores
 from soccer_td3.envs.vector import final_infos, make_vector_env, true_next_obs
 from soccer_td3.errors import UserError
 from soccer_td3.reports.evaluate import evaluate_task
 from soccer_td3.training.checkpoint import Checkpoint, restore, save_checkpoint
 from soccer_td3.training.metrics import MetricsLogger
-from soccer_td3.training.redflags import RedFlag, RedFlagMonitor, RedFlagThresholds
+from soccer_td3.training.redflags import RedFlag, RedFlagMonitor
+from soccer_td3.training.settings import (
+    build_learner,
+    learner_settings,
+    precision_warning,
+    resolve_cpu_matmul,
+    resolve_device,
+)
 from soccer_td3.training.signals import RedFlagStop, StopOnSignal, TrainingInterrupted
 from soccer_td3.training.stats import EpisodeStats, LossAccumulator
 
@@ -45,36 +52,6 @@ def report_red_flag(flag: RedFlag, console: Console, logger: MetricsLogger, run_
 def next_multiple(step: int, every: int) -> int:
     """The first multiple of `every` after `step`: when a periodic action is next due."""
     return (step // every + 1) * every
-
-
-def resolve_device(requested: str) -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
-    return torch.device(requested)
-
-
-def build_learner(config: TrainConfig, obs_dim: int, act_dim: int, low, high, device) -> TD3Learner:
-    hp = TD3Hyperparams(
-        gamma=config.gamma,
-        tau=config.tau,
-        policy_delay=config.policy_delay,
-        target_policy_noise=config.target_policy_noise,
-        target_noise_clip=config.target_noise_clip,
-    )
-    return TD3Learner.build(
-        obs_dim,
-        act_dim,
-        low,
-        high,
-        config.actor_net,
-        config.critic_net,
-        hp,
-        learning_rate=config.learning_rate,
-        activation=config.activation,
-        device=device,
-    )
 
 
 @torch.inference_mode()
@@ -170,6 +147,10 @@ def train(
     init = init or load_init_weights(config)
     device = resolve_device(config.device)
     use_available_cores()
+    config, matmul_line = resolve_cpu_matmul(config)  # the CLI resolves first, for config.yaml
+    for line in (matmul_line, precision_warning(config)):
+        if line:
+            console.print(escape(line))
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
 
@@ -237,13 +218,9 @@ def train(
     start_time, start_step = time.perf_counter(), step
     pending_eval: dict[str, float] = {}
     stop = StopOnSignal()
+    threads = ThreadGovernor()
     redflags = RedFlagMonitor(
-        RedFlagThresholds(
-            window=config.redflag_window,
-            loss_growth=config.redflag_loss_growth,
-            q_limit=config.redflag_q_limit,
-            min_fps=config.redflag_min_fps,
-        ),
+        learner_settings(config).redflags,
         config.learning_starts,
         cpu_with_cuda_available=device.type == "cpu" and torch.cuda.is_available(),
     )
@@ -292,6 +269,8 @@ def train(
                     episode_return[i], episode_length[i] = 0.0, 0
                 obs = next_obs
                 step += num_envs
+                if (line := threads.poll()) is not None:
+                    console.print(line)
 
                 if step > config.learning_starts:
                     # gradient_steps every train_freq env steps, whatever the number of envs.

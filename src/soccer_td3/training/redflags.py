@@ -27,11 +27,14 @@ class RedFlag:
 
 @dataclass(frozen=True)
 class RedFlagThresholds:
-    window: int = 50_000  # env steps a trend is judged over
+    """The checks' limits; TrainConfig's redflag_* fields are their one source (no defaults
+    here but min_improvement, which no setting exposes)."""
+
+    window: int  # env steps a trend is judged over
+    loss_growth: float  # critic/actor loss magnitude growing this many times: exploding
+    q_limit: float  # |q_mean| beyond any plausible discounted return
+    min_fps: float  # env steps/s below which training is "very slow"
     min_improvement: float = 0.0  # ep_rew_mean must rise by more than this over the window
-    loss_growth: float = 100.0  # critic/actor loss magnitude growing this many times: exploding
-    q_limit: float = 1e4  # |q_mean| beyond any plausible discounted return
-    min_fps: float = 10.0  # env steps/s below which training is "very slow"
 
 
 class RedFlagMonitor:

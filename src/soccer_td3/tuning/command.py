@@ -145,7 +145,7 @@ def _positive(value: int, flag: str, example: str) -> None:
 def base_config(args: argparse.Namespace) -> TrainConfig:
     """Every trial's settings before the searched ones, with a budget a trial can be scored on."""
     from soccer_td3.config import build_config, parse_set_overrides
-    from soccer_td3.training.loop import resolve_device
+    from soccer_td3.training.settings import resolve_device
 
     steps = args.timesteps_per_trial
     overrides = parse_set_overrides(args.set_pairs)

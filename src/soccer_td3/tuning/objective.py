@@ -18,6 +18,7 @@ from soccer_td3.config import TrainConfig
 from soccer_td3.errors import UserError
 from soccer_td3.training.loop import train
 from soccer_td3.training.run_dir import new_run_dir
+from soccer_td3.training.settings import resolve_cpu_matmul
 from soccer_td3.training.signals import RedFlagStop
 from soccer_td3.tuning.space import SearchSpace, sample, trial_config
 
@@ -67,6 +68,9 @@ class TrialObjective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         config = trial_config(self.base, sample(trial, self.space))
+        config, matmul_line = resolve_cpu_matmul(config)  # per machine: workers may differ
+        if matmul_line:
+            self.console.print(matmul_line)
         run_dir = new_run_dir(self.save_dir / f"trial_{trial.number}")
         config.to_yaml(run_dir / "config.yaml")
         trial.set_user_attr("run_dir", str(run_dir.resolve()))
