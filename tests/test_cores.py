@@ -1,22 +1,41 @@
-import os
+"""ThreadGovernor: one thread while another process is busy on the run's cores."""
+
+import subprocess
+import sys
+import time
 
 import pytest
+import torch
 
-from soccer_td3.cores import available_cores, core_slots
-from soccer_td3.errors import UserError
+from soccer_td3.cores import ThreadGovernor, available_cores
 
-
-def test_slots_are_disjoint_and_equally_large():
-    cores = available_cores()
-    for jobs in range(1, len(cores) + 1):
-        slots = core_slots(jobs)
-        assert len(slots) == jobs
-        assert len({len(s) for s in slots}) == 1  # same hardware for every run
-        assert sum(len(s) for s in slots) == len(set().union(*slots))  # disjoint
-        assert set().union(*slots) <= set(cores)
+pytestmark = pytest.mark.skipif(len(available_cores()) < 2, reason="needs 2 cores")
 
 
-@pytest.mark.parametrize("jobs", [0, -1, len(os.sched_getaffinity(0)) + 1])
-def test_impossible_job_counts_are_refused(jobs):
-    with pytest.raises(UserError, match="--jobs"):
-        core_slots(jobs)
+def test_drops_to_one_thread_beside_a_busy_process_and_returns_when_it_stops(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    full = len(available_cores())
+    torch.set_num_threads(full)
+    governor = ThreadGovernor(interval=0.5)
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(1.0)
+        line = governor.poll()
+        assert line is not None and line.startswith("threads: 1")
+        assert torch.get_num_threads() == 1
+    finally:
+        burner.kill()
+        burner.wait()
+    time.sleep(1.0)
+    assert governor.poll() == f"threads: {full} (the cores are free again)"
+    assert torch.get_num_threads() == full
+
+
+def test_alone_it_keeps_every_core_and_an_explicit_thread_count_is_left_alone(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    torch.set_num_threads(len(available_cores()))
+    governor = ThreadGovernor(interval=0.2)
+    time.sleep(0.5)
+    assert governor.poll() is None and torch.get_num_threads() == len(available_cores())
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert not ThreadGovernor().enabled

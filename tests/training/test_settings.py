@@ -1,0 +1,158 @@
+"""Every speed switch of TrainConfig reaches the learner train builds, and takes effect there."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from soccer_td3.agent import onednn_linear
+from soccer_td3.agent.matmul_choice import cache_file
+from soccer_td3.agent.onednn_linear import FastLinear
+from soccer_td3.agent.replay import ReplayBatch
+from soccer_td3.agent.td3 import actor_loss, critic_loss
+from soccer_td3.training.loop import train
+from soccer_td3.training.settings import (
+    build_learner,
+    learner_settings,
+    precision_warning,
+    resolve_cpu_matmul,
+)
+from tests.cli_helpers import soccer_td3
+from tests.conftest import tiny
+
+OBS, ACT = 45, 12
+WIDE = {"actor_net": [256, 256], "critic_net": [256, 256]}  # layers big enough for oneDNN
+
+
+def learner_for(**settings):
+    config = tiny(cpu_matmul="onednn", **WIDE).model_copy(update=settings)
+    return build_learner(config, OBS, ACT, -np.ones(ACT), np.ones(ACT), "cpu")
+
+
+def batch(n: int = 64) -> ReplayBatch:
+    g = torch.Generator().manual_seed(0)
+    return ReplayBatch(
+        torch.randn(n, OBS, generator=g),
+        torch.rand(n, ACT, generator=g) * 2 - 1,
+        torch.randn(n, 1, generator=g),
+        torch.randn(n, OBS, generator=g),
+        torch.zeros(n, 1),
+    )
+
+
+def test_settings_come_from_the_config():
+    config = tiny(
+        cpu_matmul="blas", gamma=0.9, tau=0.01, policy_delay=3, precision="bf16", compile=True
+    ).model_copy(update={"redflag_window": 777, "redflag_q_limit": 5.0})
+    settings = learner_settings(config)
+    assert (settings.hp.gamma, settings.hp.tau, settings.hp.policy_delay) == (0.9, 0.01, 3)
+    assert (settings.acceleration.precision, settings.acceleration.compile) == ("bf16", True)
+    assert settings.acceleration.cpu_matmul == "blas"
+    assert (settings.redflags.window, settings.redflags.q_limit) == (777, 5.0)
+    with pytest.raises(ValueError, match="resolve cpu_matmul auto"):
+        learner_settings(tiny())
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_bf16_run_computes_critic_activations_in_bf16(precision):
+    learner = learner_for(precision=precision)
+    dtypes = set()
+    for layer in learner.critic.modules():
+        if isinstance(layer, FastLinear):
+            layer.register_forward_hook(lambda _m, _i, out: dtypes.add(out.dtype))
+    learner.update(batch())
+    assert dtypes == {torch.bfloat16 if precision == "bf16" else torch.float32}
+
+
+def test_a_compiled_run_uses_compiled_loss_functions():
+    eager, compiled = learner_for(compile=False), learner_for(compile=True)
+    assert eager.critic_loss_fn is critic_loss and eager.actor_loss_fn is actor_loss
+    assert compiled.critic_loss_fn is not critic_loss
+    assert compiled.critic_loss_fn._torchdynamo_orig_callable is critic_loss
+    assert compiled.actor_loss_fn._torchdynamo_orig_callable is actor_loss
+
+
+def count_onednn_products(monkeypatch) -> list[int]:
+    """Counts the Linear products that go through oneDNN (the real kernel still runs)."""
+    calls = [0]
+    original = onednn_linear._OneDnnLinear.apply
+
+    def counted(*args):
+        calls[0] += 1
+        return original(*args)
+
+    monkeypatch.setattr(onednn_linear._OneDnnLinear, "apply", counted)
+    return calls
+
+
+def test_cpu_matmul_in_config_yaml_is_the_backend_the_run_uses(tmp_path: Path, monkeypatch):
+    run = tmp_path / "run"
+    result = soccer_td3(
+        "train", "--timesteps", "200", "--learning-starts", "100", "--batch-size", "32",
+        "--net", "256,256", "--device", "cpu", "--checkpoint-freq", "0", "--save-dir", str(run),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    recorded = yaml.safe_load((run / "config.yaml").read_text())["cpu_matmul"]
+    assert recorded in ("onednn", "blas")
+    assert f"cpu_matmul auto -> {recorded}" in " ".join(result.stderr.split())
+
+    from soccer_td3.config import build_config
+
+    for backend in (recorded, "onednn", "blas"):
+        calls = count_onednn_products(monkeypatch)
+        config = build_config(config_file=run / "config.yaml").model_copy(
+            update={"cpu_matmul": backend, "timesteps": 150}
+        )
+        train(config, tmp_path / f"again_{backend}_{len(os.listdir(tmp_path))}")
+        assert (calls[0] > 0) == (backend == "onednn"), (backend, calls[0])
+
+
+def test_auto_measures_once_per_machine_and_shapes_then_reads_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first, line = resolve_cpu_matmul(tiny())
+    assert first.cpu_matmul in ("onednn", "blas") and "measured now" in line
+    assert cache_file().is_file() and str(tmp_path) in str(cache_file())
+    again, line = resolve_cpu_matmul(tiny())
+    assert again.cpu_matmul == first.cpu_matmul and "measured earlier" in line
+    _, line = resolve_cpu_matmul(tiny(batch_size=64))  # other shapes: measured anew
+    assert "measured now" in line
+    fixed, line = resolve_cpu_matmul(tiny(cpu_matmul="blas"))
+    assert fixed.cpu_matmul == "blas" and line is None
+    bf16, line = resolve_cpu_matmul(tiny(precision="bf16"))
+    assert bf16.cpu_matmul == "blas" and "unused" in line
+
+
+def test_bf16_warns_only_on_a_cpu_that_would_emulate_it():
+    bf16, fp32 = tiny(precision="bf16"), tiny()
+    warning = precision_warning(bf16, flags={"avx2", "fma"})
+    assert warning is not None and "slower than fp32" in warning
+    assert precision_warning(bf16, flags={"avx2", "avx512f", "avx512_bf16"}) is None
+    assert precision_warning(bf16, flags={"amx_bf16", "amx_tile"}) is None
+    assert precision_warning(fp32, flags={"avx2"}) is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible")
+def test_on_cuda_the_buffer_lives_on_the_gpu_and_compile_and_bf16_run(tmp_path: Path):
+    from soccer_td3.agent.replay import ReplayBuffer
+
+    learner = build_learner(
+        tiny(device="cuda", precision="bf16", compile=True, cpu_matmul="blas"),
+        OBS, ACT, -np.ones(ACT), np.ones(ACT), "cuda",
+    )  # fmt: skip
+    buffer = ReplayBuffer(1000, OBS, ACT, "cuda")
+    rng = np.random.default_rng(0)
+    buffer.add(
+        rng.normal(size=(500, OBS)), rng.uniform(-1, 1, (500, ACT)), rng.normal(size=500),
+        rng.normal(size=(500, OBS)), np.zeros(500),
+    )  # fmt: skip
+    sample = buffer.sample(64)
+    assert sample.obs.device.type == "cuda"
+    for _ in range(6):  # reduce-overhead records CUDA graphs after a warm-up
+        metrics = learner.update(buffer.sample(64))
+    assert torch.isfinite(metrics["train/critic_loss"])
+    assert learner.critic_loss_fn._torchdynamo_orig_callable is critic_loss
+    train(tiny(device="cuda", precision="bf16", compile=True), tmp_path / "run")
+    assert (tmp_path / "run" / "final").is_dir()
