@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install system-deps demo test lint bench clean
+.PHONY: install system-deps demo test test-fast lint bench clean
 
 install: $(STAMP)
 
@@ -28,8 +28,13 @@ demo: $(STAMP)
 	$(BIN)/soccer-td3 train --env LowerT1GoaliePenaltyKick-v0 --timesteps 3000 \
 		--learning-starts 1000 --log-interval 500 --save_dir runs/demo
 
+# Everything, as CI runs it.
 test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest -q
+
+# The edit-test loop: unit tests only (no training runs, CLI processes, studies or videos).
+test-fast: $(STAMP) lint
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench training_scripts

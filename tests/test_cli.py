@@ -108,7 +108,8 @@ def test_envs_lists_tasks_with_sizes():
 
 
 def test_net_and_second_env_build_the_config(tmp_path: Path):
-    from soccer_td3.cli import _config_from_args, build_parser
+    from soccer_td3.cli import build_parser
+    from soccer_td3.flags import config_from_args
 
     args = build_parser().parse_args(
         [
@@ -123,7 +124,7 @@ def test_net_and_second_env_build_the_config(tmp_path: Path):
             "128",
         ]
     )
-    config = _config_from_args(args)
+    config = config_from_args(args)
     assert config.env == ["LowerT1GoaliePenaltyKick-v0", "LowerT1KickToTarget-v0"]
     assert config.observation_mode == "features"
     assert (config.actor_net, config.critic_net) == ([64, 32], [128])

@@ -1,8 +1,8 @@
 """`soccer-td3`: the front door. The one place a UserError becomes one line and exit code 2.
 
-Every TrainConfig field is a `train` flag, generated from the model so the help text is the
-field's description and there is no second list of settings to keep in step. Every multi-word
-flag takes both spellings (`--save_dir` as in the seed's commands, `--save-dir` as most CLIs).
+The settings flags (one per TrainConfig field, --set, --config, --preset, --env, --save-dir)
+come from flags.py, so train, compare and tune take the same ones. Each subcommand names its
+handler in its parser's defaults: main() dispatches on that, not on the command's name.
 """
 
 from __future__ import annotations
@@ -10,44 +10,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
 
-from soccer_td3.config import DEFAULT_TASK, PRESETS, TrainConfig, build_config, parse_set_overrides
+from soccer_td3.config import DEFAULT_TASK, PRESETS, load_yaml
 from soccer_td3.errors import UserError
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage mistake as a UserError (one line) instead of usage + exit."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UserError(f"{message}; see `{self.prog} --help`")
-
-
-def _spellings(name: str) -> list[str]:
-    hyphen, underscore = "--" + name.replace("_", "-"), "--" + name.replace("-", "_")
-    return [hyphen] if hyphen == underscore else [hyphen, underscore]
-
-
-def add_set_option(parser: argparse.ArgumentParser, example: str) -> None:
-    """`--set KEY=VALUE`, repeatable, into args.set_pairs (read by parse_set_overrides)."""
-    parser.add_argument(
-        "--set",
-        dest="set_pairs",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help=f"{example} (repeatable).",
-    )
-
-
-def _field_help(name: str) -> str:
-    field = TrainConfig.model_fields[name]
-    default = field.get_default(call_default_factory=True)
-    if isinstance(default, list):
-        default = ",".join(map(str, default))
-    if name == "shaping":
-        default = "none"
-    return f"{field.description} (default: {default})"
+from soccer_td3.flags import (
+    Parser,
+    add_save_dir,
+    add_settings,
+    config_from_args,
+    settings_overrides,
+    spellings,
+)
 
 
 def _add_train_parser(commands: argparse._SubParsersAction) -> None:
@@ -57,32 +30,20 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         description="Train TD3 on a soccer task. Settings apply in this order, later winning: "
         "--preset, --config, --set, then the flags below.",
     )
-    train.add_argument(
-        "--preset",
-        default="balanced",
-        choices=list(PRESETS),
-        help="Named recipe to start from (default: balanced, the seed's Task 3).",
+    add_settings(train)
+    add_save_dir(
+        train,
+        Path("runs/td3"),
+        "Run folder to write; if it already holds a run, a new numbered folder beside it is used",
     )
     train.add_argument(
-        "--config", type=Path, help="YAML file of settings (e.g. a run's config.yaml)."
-    )
-    add_set_option(train, "Override one setting, e.g. --set learning_rate=5e-4")
-    train.add_argument(
-        *_spellings("save_dir"),
-        dest="save_dir",
-        type=Path,
-        default=Path("runs/td3"),
-        help="Run folder to write; if it already holds a run, a new numbered "
-        "folder beside it is used (default: runs/td3).",
-    )
-    train.add_argument(
-        *_spellings("use_wandb"),
+        *spellings("use_wandb"),
         dest="use_wandb",
         action="store_true",
         help="Also log to Weights & Biases (offline unless WANDB_API_KEY is set).",
     )
     train.add_argument(
-        *_spellings("second_env"),
+        *spellings("second_env"),
         dest="second_env",
         action="append",
         default=[],
@@ -97,38 +58,7 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         help="Continue a run from its latest checkpoint (or a checkpoints/step_<N> folder) in "
         "the same folder; its config.yaml is the base, flags here override (e.g. --timesteps).",
     )
-    train.add_argument(
-        "--net",
-        metavar="SIZES",
-        help="Hidden layer sizes of actor and critics at once, e.g. 512,256,128,64 "
-        "(--actor-net / --critic-net, when given, win for their network).",
-    )
-    for name in TrainConfig.model_fields:
-        if name == "env":
-            train.add_argument(
-                "--env",
-                dest="env",
-                action="append",
-                default=argparse.SUPPRESS,
-                metavar="TASK_ID",
-                help=_field_help(name),
-            )
-        elif TrainConfig.model_fields[name].annotation is bool:
-            train.add_argument(
-                *_spellings(name),
-                dest=name,
-                action=argparse.BooleanOptionalAction,
-                default=argparse.SUPPRESS,
-                help=_field_help(name),
-            )
-        else:
-            train.add_argument(
-                *_spellings(name),
-                dest=name,
-                default=argparse.SUPPRESS,
-                metavar=name.upper(),
-                help=_field_help(name),
-            )
+    train.set_defaults(handler=run_train)
 
 
 def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
@@ -179,20 +109,35 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
         "--json",
         type=Path,
         default=None,
-        help="Where to write the results (default: eval.json beside the weights).",
+        help="Where to write the results (default: eval.json in --save-dir).",
     )
+    evaluate.add_argument(
+        *spellings("save_dir"),
+        dest="save_dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="Folder of eval.json (default: the run folder, or the export folder).",
+    )
+    evaluate.set_defaults(handler=run_evaluate)
+
+
+COMPARE_DEFAULTS = {"timesteps": 100_000, "eval_episodes": 5}
 
 
 def _add_compare_parsers(commands: argparse._SubParsersAction) -> None:
     compare = commands.add_parser(
         "compare",
         help="Train presets x seeds and write a report (baseline versus deep, and more).",
-        description="Each preset x seed is an ordinary run under OUT/<preset>/seed<k>, run in "
-        "parallel on disjoint cores; the same command again resumes an interrupted comparison. "
-        "Writes OUT/report.md, curves.png and curves.svg.",
+        description="Each preset x seed is an ordinary run under SAVE_DIR/<preset>/seed<k>, "
+        "run in parallel on disjoint cores; the same command again resumes an interrupted "
+        "comparison. Writes SAVE_DIR/report.md, curves.png and curves.svg. The settings flags "
+        "apply to every run, over each preset.",
     )
     compare.add_argument(
         "--presets",
+        "--preset",
+        dest="presets",
         nargs="+",
         default=["baseline", "balanced"],
         choices=list(PRESETS),
@@ -200,45 +145,25 @@ def _add_compare_parsers(commands: argparse._SubParsersAction) -> None:
         help=f"Presets to compare ({', '.join(PRESETS)}; default: baseline balanced).",
     )
     compare.add_argument("--seeds", type=int, default=3, help="Seeds per preset (default 3).")
-    compare.add_argument(
-        "--timesteps", type=int, default=100_000, help="Env steps per run (default 100000)."
+    add_settings(
+        compare,
+        preset=False,
+        defaults={**COMPARE_DEFAULTS, "eval_freq": "timesteps/20", "env": DEFAULT_TASK},
     )
-    compare.add_argument(
-        "--env",
-        action="append",
-        metavar="TASK_ID",
-        help=f"Task(s), repeatable (default {DEFAULT_TASK}).",
-    )
-    compare.add_argument(
-        *_spellings("eval_freq"),
-        dest="eval_freq",
-        type=int,
-        default=None,
-        help="Env steps between evaluations (default: timesteps/20).",
-    )
-    compare.add_argument(
-        *_spellings("eval_episodes"),
-        dest="eval_episodes",
-        type=int,
-        default=5,
-        help="Episodes per task per evaluation (default 5).",
-    )
-    add_set_option(compare, "Another setting for every run, e.g. --set learning_starts=5000")
     compare.add_argument(
         "--jobs",
         type=int,
         default=None,
         help="Runs at once (default: one per available core).",
     )
-    compare.add_argument(
-        "--out", type=Path, default=Path("runs/compare"), help="Folder (default runs/compare)."
-    )
+    add_save_dir(compare, Path("runs/compare"), "Folder of the comparison", "--out")
     compare.add_argument(
         "--threshold",
         type=float,
         default=None,
         help="Eval return for 'steps to threshold' (default: the weakest final return).",
     )
+    compare.set_defaults(handler=run_compare)
     report = commands.add_parser(
         "report",
         help="Rebuild report.md and curves from existing runs, without training.",
@@ -248,23 +173,19 @@ def _add_compare_parsers(commands: argparse._SubParsersAction) -> None:
         "paths", nargs="+", type=Path, metavar="RUN_DIR", help="Run or comparison folders."
     )
     report.add_argument(
+        *spellings("save_dir"),
         "--out",
+        dest="save_dir",
         type=Path,
         default=None,
+        metavar="DIR",
         help="Where to write (default: the comparison folder given, else ./report).",
     )
     report.add_argument("--threshold", type=float, default=None, help="As for compare.")
+    report.set_defaults(handler=run_report)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="soccer-td3", description="Fast TD3 for the Booster T1 soccer tasks.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    _add_train_parser(commands)
-    _add_evaluate_parser(commands)
-    _add_compare_parsers(commands)
-    from soccer_td3.tuning.command import add_tune_parser
-
-    add_tune_parser(commands)
+def _add_export_parser(commands: argparse._SubParsersAction) -> None:
     export = commands.add_parser(
         "export",
         help="Write a trained actor as a standalone submission (TorchScript or ONNX).",
@@ -273,29 +194,39 @@ def build_parser() -> argparse.ArgumentParser:
         "without soccer_td3.",
     )
     export.add_argument("path", type=Path, help="A run folder, its final/ or an actor file.")
-    export.add_argument("--out", type=Path, required=True, help="Folder to write into.")
+    export.add_argument(
+        *spellings("save_dir"),
+        "--out",
+        dest="save_dir",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="Folder to write the submission into.",
+    )
     export.add_argument(
         "--format",
         default="torchscript",
         choices=["torchscript", "onnx"],
         help="torchscript (torch.jit.trace, what SAI loads) or onnx.",
     )
-    commands.add_parser(
+    export.set_defaults(handler=run_export)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="soccer-td3", description="Fast TD3 for the Booster T1 soccer tasks.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    _add_train_parser(commands)
+    _add_evaluate_parser(commands)
+    _add_compare_parsers(commands)
+    from soccer_td3.tuning.command import add_tune_parser
+
+    add_tune_parser(commands)
+    _add_export_parser(commands)
+    envs = commands.add_parser(
         "envs", help="List the known tasks with their observation and action sizes."
     )
+    envs.set_defaults(handler=run_envs)
     return parser
-
-
-def _config_from_args(args: argparse.Namespace) -> TrainConfig:
-    overrides: dict[str, Any] = parse_set_overrides(args.set_pairs)
-    if args.net is not None:
-        overrides.update(actor_net=args.net, critic_net=args.net)
-    overrides.update(
-        {name: getattr(args, name) for name in TrainConfig.model_fields if hasattr(args, name)}
-    )
-    if args.second_env:
-        overrides["env"] = [*getattr(args, "env", [DEFAULT_TASK]), *args.second_env]
-    return build_config(args.preset, args.config, overrides)
 
 
 def run_train(args: argparse.Namespace) -> None:
@@ -314,7 +245,7 @@ def run_train(args: argparse.Namespace) -> None:
         checkpoint = load_checkpoint(args.resume)  # a bad checkpoint fails before any write
         run_dir = checkpoint.path.parent.parent
         args.config = args.config or run_dir / "config.yaml"
-    config = _config_from_args(args)
+    config = config_from_args(args)
     init = load_init_weights(config)  # a bad --init-from fails here, before anything is written
     if checkpoint is not None:
         if config.env != checkpoint.state["tasks"]:
@@ -360,14 +291,9 @@ def run_train(args: argparse.Namespace) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
-    from soccer_td3.reports.evaluate import (
-        evaluate_task,
-        find_actor_file,
-        format_table,
-        load_policy,
-        write_json,
-    )
+    from soccer_td3.reports.evaluate import find_actor_file, format_table, load_policy, write_json
     from soccer_td3.reports.submission import evaluate_submission, is_submission, read_manifest
+    from soccer_td3.training.evaluation import evaluate_task
 
     if args.episodes <= 0:
         raise UserError(f"--episodes {args.episodes} must be positive")
@@ -384,7 +310,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
             raise UserError(f"{args.path} does not record its tasks; name them with --env")
         results = evaluate_submission(args.path, tasks, args.episodes, args.seed)
         print(format_table(results))
-        out = args.json or args.path / "eval.json"
+        out = args.json or (args.save_dir or args.path) / "eval.json"
         write_json(results, out)
         print(f"results: {out}")
         return
@@ -401,7 +327,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
         evaluate_task(actor, obs_mode, task, args.episodes, args.seed, args.noise) for task in tasks
     ]
     print(format_table(results))
-    out = args.json or find_actor_file(args.path).parent.parent / "eval.json"
+    out = args.json or (args.save_dir or find_actor_file(args.path).parent.parent) / "eval.json"
     write_json(results, out)
     print(f"results: {out}")
     if args.video is not None:
@@ -411,6 +337,20 @@ def run_evaluate(args: argparse.Namespace) -> None:
             actor, obs_mode, tasks, args.video, args.video_seconds, seed=args.seed
         )
         print(f"video: {args.video} ({frames} frames)")
+
+
+def compare_settings(args: argparse.Namespace) -> dict:
+    """What every run of the comparison gets over its preset: compare's own defaults, then
+    --config, --set and the flags; checked once here (with the first preset)."""
+    settings = {"env": [DEFAULT_TASK], **COMPARE_DEFAULTS}
+    if args.config is not None:
+        settings |= load_yaml(args.config)
+    settings |= settings_overrides(args)
+    checked = config_from_args(args, **settings).model_dump(mode="json")
+    settings = {key: checked[key] for key in settings}  # typed: the plan file compares equal
+    if not settings.get("eval_freq"):
+        settings["eval_freq"] = max(settings["timesteps"] // 20, 1)
+    return settings
 
 
 def run_compare(args: argparse.Namespace) -> None:
@@ -425,32 +365,31 @@ def run_compare(args: argparse.Namespace) -> None:
     from soccer_td3.reports.report import write_report
     from soccer_td3.reports.runs import find_runs
 
-    if args.timesteps <= 0:
-        raise UserError(f"--timesteps {args.timesteps} must be positive")
     jobs = len(available_cores()) if args.jobs is None else args.jobs
     core_slots(jobs)  # refuses --jobs 0 or more jobs than cores, before anything is written
-    settings = parse_set_overrides(args.set_pairs) | {
-        "env": args.env or [DEFAULT_TASK],
-        "timesteps": args.timesteps,
-        "eval_freq": args.eval_freq or max(args.timesteps // 20, 1),
-        "eval_episodes": args.eval_episodes,
-    }
+    settings = compare_settings(args)
     plan = ComparePlan(list(dict.fromkeys(args.presets)), args.seeds, settings)
     validate(plan)
-    record_plan(plan, args.out)
+    record_plan(plan, args.save_dir)
     try:
-        failed = run_comparison(plan, args.out, jobs)
+        failed = run_comparison(plan, args.save_dir, jobs)
     except ComparisonInterrupted:
-        print(f"interrupted; run the same command again to resume the comparison in {args.out}")
+        print(
+            f"interrupted; run the same command again to resume the comparison in {args.save_dir}"
+        )
         return
-    runs = [r for r in find_runs([args.out]) if r.curve]
+    runs = [r for r in find_runs([args.save_dir]) if r.curve]
     if not runs:
-        raise UserError(f"no run in {args.out} has an evaluation yet; see {args.out / 'logs'}")
-    report = write_report(runs, args.out, args.threshold)
-    print(f"report: {report}  (curves: {args.out / 'curves.png'})")
+        raise UserError(
+            f"no run in {args.save_dir} has an evaluation yet; see {args.save_dir / 'logs'}"
+        )
+    report = write_report(runs, args.save_dir, args.threshold)
+    print(f"report: {report}  (curves: {args.save_dir / 'curves.png'})")
     if failed:
         names = ", ".join(run.name for run in failed)
-        raise UserError(f"{names} did not finish; the report holds the rest. See {args.out}/logs")
+        raise UserError(
+            f"{names} did not finish; the report holds the rest. See {args.save_dir}/logs"
+        )
 
 
 def run_report(args: argparse.Namespace) -> None:
@@ -463,14 +402,14 @@ def run_report(args: argparse.Namespace) -> None:
             "none of these runs has an evaluation (eval/* rows in progress.csv); train with "
             "--eval-freq to report on them"
         )
-    out = args.out
+    out = args.save_dir
     if out is None:
         single = len(args.paths) == 1 and not (args.paths[0] / "config.yaml").is_file()
         out = args.paths[0] if single else Path("report")
     print(f"report: {write_report(runs, out, args.threshold)}")
 
 
-def run_envs() -> None:
+def run_envs(_args: argparse.Namespace) -> None:
     from soccer_td3.envs.registry import TASKS
 
     print(f"{'task id':32} {'obs':>4} {'action':>6} {'max steps':>9}  robot")
@@ -481,27 +420,16 @@ def run_envs() -> None:
         )
 
 
+def run_export(args: argparse.Namespace) -> None:
+    from soccer_td3.export import export
+
+    print(f"exported: {export(args.path, args.save_dir, args.format)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        if args.command == "train":
-            run_train(args)
-        elif args.command == "evaluate":
-            run_evaluate(args)
-        elif args.command == "export":
-            from soccer_td3.export import export
-
-            print(f"exported: {export(args.path, args.out, args.format)}")
-        elif args.command == "compare":
-            run_compare(args)
-        elif args.command == "report":
-            run_report(args)
-        elif args.command == "tune":
-            from soccer_td3.tuning.command import run_tune
-
-            run_tune(args)
-        elif args.command == "envs":
-            run_envs()
+        args.handler(args)
     except UserError as exc:
         print(f"soccer-td3: error: {exc}", file=sys.stderr)
         return 2

@@ -308,11 +308,13 @@ def build_config(
     preset: str = "balanced",
     config_file: Path | None = None,
     overrides: dict[str, Any] | None = None,
+    command_defaults: dict[str, Any] | None = None,
 ) -> TrainConfig:
-    """Preset < config file < overrides (`--set`, then flags); validated once, at the end."""
+    """Preset < a command's own defaults (compare's 100000 steps) < config file < overrides
+    (`--set`, then flags); validated once, at the end."""
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-    values: dict[str, Any] = dict(PRESETS[preset])
+    values: dict[str, Any] = dict(PRESETS[preset]) | (command_defaults or {})
     if config_file is not None:
         values.update(load_yaml(config_file))
     values.update(overrides or {})

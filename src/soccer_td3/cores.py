@@ -74,15 +74,30 @@ def _own_ticks() -> int:
     return round((times.user + times.system) * os.sysconf("SC_CLK_TCK"))
 
 
+CpuSample = tuple[float, int, int]  # (monotonic seconds, busy ticks of the cores, own ticks)
+
+
+def cpu_sample(cores: list[int] | None = None) -> CpuSample | None:
+    """A reading to diff against a later one (None where /proc/stat is missing)."""
+    busy = _busy_ticks(available_cores() if cores is None else cores)
+    return None if busy is None else (time.monotonic(), busy, _own_ticks())
+
+
+def others_usage(now: CpuSample, before: CpuSample) -> float:
+    """Cores' worth of CPU that other processes used between two samples."""
+    seconds = max(now[0] - before[0], 1e-6)
+    ticks = (now[1] - before[1]) - (now[2] - before[2])
+    return max(ticks, 0) / os.sysconf("SC_CLK_TCK") / seconds
+
+
 class ThreadGovernor:
     """One thread per core while the cores are ours; one thread while a neighbour is busy.
 
-    Measured on 2 cores (README, Performance): alone, 2 threads train at ~50 env steps/s and 1
-    thread at ~42; two runs side by side with 2 threads each fall to ~13 each, with 1 thread each
-    they keep ~42 each. OMP_WAIT_POLICY=passive also avoids the collapse (~43 each) but costs a
-    run alone a third of its speed, and it can only be set before torch starts; the thread
-    count can change at any moment. So: every `interval` seconds, what other processes used of
-    our cores decides (busy above half a core, free again below a quarter).
+    Why threads and not OMP_WAIT_POLICY=passive: both end the collapse of two runs side by side,
+    but passive slows a run alone and can only be set before torch starts, while the thread
+    count can change at any moment (figures: README, Performance). So: every `interval`
+    seconds, what other processes used of our cores decides (busy above half a core, free
+    again below a quarter).
     """
 
     BUSY, FREE = 0.5, 0.25  # cores used by others
@@ -95,24 +110,15 @@ class ThreadGovernor:
         self._last = self._sample()
         self.enabled = self.enabled and self._last is not None
 
-    def _sample(self) -> tuple[float, int, int] | None:
-        busy = _busy_ticks(self.cores)
-        return None if busy is None else (time.monotonic(), busy, _own_ticks())
-
-    def others(self, now: tuple[float, int, int], before: tuple[float, int, int]) -> float:
-        """Cores' worth of CPU that other processes used between two samples."""
-        seconds = max(now[0] - before[0], 1e-6)
-        ticks = (now[1] - before[1]) - (now[2] - before[2])
-        return max(ticks, 0) / os.sysconf("SC_CLK_TCK") / seconds
+    def _sample(self) -> CpuSample | None:
+        return cpu_sample(self.cores)
 
     def poll(self, force: bool = False) -> str | None:
         """Adjust the thread count when due; a line to print when it changed."""
-        if not self.enabled or (
-            not force and time.monotonic() - self._last[0] < self.interval
-        ):
+        if not self.enabled or (not force and time.monotonic() - self._last[0] < self.interval):
             return None
         now = self._sample()
-        others = self.others(now, self._last)
+        others = others_usage(now, self._last)
         self._last = now
         threads = torch.get_num_threads()
         if threads > 1 and others > self.BUSY:

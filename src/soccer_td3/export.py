@@ -27,12 +27,11 @@ from soccer_td3.envs import observation
 from soccer_td3.envs.registry import task_spec
 from soccer_td3.errors import UserError
 from soccer_td3.reports.evaluate import load_policy
+from soccer_td3.reports.submission import MANIFEST, PREPROCESSOR
 from soccer_td3.training.run_dir import writable_dir
 
 FORMATS = ("torchscript", "onnx")
 MODEL_FILES = {"torchscript": "actor.pt", "onnx": "actor.onnx"}
-MANIFEST = "submission.json"
-PREPROCESSOR = "preprocessor.py"
 # The platform plays these three; the preprocessor tells them apart by observation size.
 COMPETITION_TASKS = (
     "LowerT1GoaliePenaltyKick-v0",
@@ -197,9 +196,7 @@ action = session.run(None, {"obs": state[None]})[0][0]"""
 
 
 def preprocessor_source(obs_mode: str, input_size: int, task_table: dict[int, str]) -> str:
-    head = PREPROCESSOR_HEAD.format(
-        obs_mode=obs_mode, input_size=input_size, task_table=task_table
-    )
+    head = PREPROCESSOR_HEAD.format(obs_mode=obs_mode, input_size=input_size, task_table=task_table)
     return head + "\n" + inspect.getsource(observation)
 
 
@@ -226,7 +223,7 @@ def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
     obs_mode = meta.get("obs", "raw")
     tasks = list(meta.get("tasks") or [])
     task_table = task_by_obs_size(tasks)
-    writable_dir(out_dir, "--out")
+    writable_dir(out_dir, "--save-dir")
     target = out_dir / MODEL_FILES[fmt]
     _write_model(NormalisedActor(actor).eval(), torch.zeros(1, actor.obs_dim), target, fmt)
     (out_dir / PREPROCESSOR).write_text(preprocessor_source(obs_mode, actor.obs_dim, task_table))

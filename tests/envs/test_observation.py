@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from soccer_td3.envs.build import FeatureObservation
 from soccer_td3.envs.observation import (
     FEATURE_SIZE,
     FEATURE_TASKS,
@@ -9,7 +10,6 @@ from soccer_td3.envs.observation import (
     projected_gravity,
 )
 from soccer_td3.envs.registry import make_env
-from soccer_td3.envs.vector import FeatureObservation
 
 
 def test_projected_gravity_by_hand():

@@ -142,7 +142,7 @@ def test_interrupted_comparison_resumes_the_missing_run_and_rebuilds_the_report(
 
 def test_resuming_with_other_settings_is_refused(comparison: Path):
     result = soccer_td3("compare", "--presets", "baseline", "--out", str(comparison), *TINY)
-    assert_one_line_error(result, "other settings", "--out")
+    assert_one_line_error(result, "other settings", "--save-dir")
 
 
 @pytest.mark.parametrize(
@@ -170,4 +170,4 @@ def test_unwritable_out_is_one_line_exit_2(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     result = soccer_td3("compare", "--out", str(blocker / "cmp"), *TINY)
-    assert_one_line_error(result, "cannot write", "--out")
+    assert_one_line_error(result, "cannot write", "--save-dir")

@@ -19,7 +19,7 @@ from soccer_td3.agent.weights import ACTOR_FILE, load_actor, save_weights
 from soccer_td3.envs.observation import FEATURE_SIZE, features
 from soccer_td3.envs.registry import make_env
 from soccer_td3.export import COMPETITION_TASKS, export
-from soccer_td3.reports.evaluate import policy_action
+from soccer_td3.training.evaluation import policy_action
 from tests.cli_helpers import assert_one_line_error, soccer_td3
 
 GOALIE = "LowerT1GoaliePenaltyKick-v0"
@@ -109,7 +109,7 @@ def test_sdk_benchmark_runner_on_a_vector_env_scores_as_evaluate(two_task_run, t
         seed=0,
     )
     actor = load_actor(two_task_run / "final" / ACTOR_FILE)
-    from soccer_td3.reports.evaluate import evaluate_task
+    from soccer_td3.training.evaluation import evaluate_task
 
     expected = evaluate_task(actor, "features", GOALIE, 1).return_mean
     assert [r["score"] for r in results] == pytest.approx([expected, expected], rel=1e-6)

@@ -1,11 +1,9 @@
 """Which backend runs fp32 Linear products on this CPU: measured at the run's shapes, not assumed.
 
-Neither wins everywhere. On one AMD EPYC (Zen 4, AVX-512) MKL took its AVX2 path and oneDNN was
-~2x faster per product; on a Zen 3 (AVX2 only) MKL was 25% faster per update (16.8 vs 22.4 ms),
-and on a later Zen 4 the two changed places from one minute to the next. The CPU model string
-("AMD EPYC") is the same on all of them. So `cpu_matmul: auto` times real updates of the run's
-own networks with each backend, alternating so that drift hits both alike, and caches the
-answer by CPU identity, torch version, thread count and shapes.
+Neither wins on every machine this project has run on (docs/design.md, "Measured"), and the
+CPU model string ("AMD EPYC") is the same on all of them. So `cpu_matmul: auto` times real
+updates of the run's own networks with each backend, alternating so that drift hits both
+alike, and caches the answer by CPU identity, torch version, thread count and shapes.
 """
 
 from __future__ import annotations
@@ -22,8 +20,10 @@ import torch
 from soccer_td3.agent.onednn_linear import onednn_available, set_onednn
 from soccer_td3.agent.replay import ReplayBatch
 from soccer_td3.agent.td3 import TD3Learner
+from soccer_td3.cores import cpu_sample, others_usage
 
 BACKENDS = ("onednn", "blas")
+BUSY_CORES = 0.5  # other processes' use during the measurement above which it is not cached
 ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 
 
@@ -31,14 +31,17 @@ ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 class MatmulChoice:
     backend: str
     ms_per_update: dict[str, float]
-    source: str  # "measured" | "cached"
+    source: str  # "measured" | "cached" | "measured on busy cores"
 
     def line(self, cache: Path) -> str:
         times = ", ".join(f"{b} {ms:.2f} ms" for b, ms in self.ms_per_update.items())
-        where = "measured now" if self.source == "measured" else "measured earlier"
+        if self.source == "measured on busy cores":
+            where = "measured now while other processes were busy: not cached"
+        else:
+            where = "measured now" if self.source == "measured" else "measured earlier"
+            where += f"; cached in {cache}, delete it to measure again"
         return (
-            f"cpu_matmul auto -> {self.backend}: per update at these layer shapes {times} "
-            f"({where}; cached in {cache}, delete it to measure again)"
+            f"cpu_matmul auto -> {self.backend}: per update at these layer shapes {times} ({where})"
         )
 
 
@@ -142,7 +145,12 @@ def choose(learner: TD3Learner, batch_size: int) -> MatmulChoice:
         times = {b: float(cached[key][b]) for b in BACKENDS if b in cached[key]}
         if len(times) == len(BACKENDS):
             return MatmulChoice(min(times, key=times.get), times, "cached")
+    before = cpu_sample()
     times = measure(learner, batch_size)
+    after = cpu_sample()
+    if before is not None and after is not None and others_usage(after, before) > BUSY_CORES:
+        # Figures taken beside a neighbour say little about this machine: use, don't keep.
+        return MatmulChoice(min(times, key=times.get), times, "measured on busy cores")
     choice = MatmulChoice(min(times, key=times.get), times, "measured")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -73,9 +73,9 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str) -> nn
 class TwinCritic(nn.Module):
     """Two independent Q-networks on (obs, action); forward returns both, shape [2, batch, 1].
 
-    Kept as two plain Linear stacks, not one batched [2, in, out] ensemble: measured on this
-    2-core CPU, a forward+backward of both critics at batch 256 takes 3.7 ms as two stacks
-    against 4.5 ms as baddbmm (bench/update.py), and two stacks map 1:1 onto SB3's `qf0`/`qf1`.
+    Kept as two plain Linear stacks, not one batched [2, in, out] ensemble: the stacks were the
+    faster of the two when measured (docs/design.md, "Measured"), and they map 1:1 onto SB3's
+    `qf0`/`qf1`.
     """
 
     def __init__(

@@ -1,11 +1,11 @@
 """fp32 Linear layers through oneDNN instead of the BLAS PyTorch links (MKL).
 
-Why: MKL picks its kernels by CPU vendor. On the AMD EPYC (Zen, AVX-512) of this project's
-machines it runs its AVX2 path: ~195 GFLOP/s on a [256,512]x[512,256] product, where oneDNN,
-which dispatches on the instruction set, reaches ~390 GFLOP/s for the same fp32 product with
-the same IEEE fp32 arithmetic (bench/update.py shows both). The forward and both backward
-products (input and weight gradients) go through `torch.ops.mkldnn._linear_pointwise`, which
-takes ordinary strided tensors, so no layout conversion is paid.
+Why: MKL picks its kernels by CPU vendor, oneDNN by instruction set, so on some AMD CPUs oneDNN
+runs the same IEEE fp32 products much faster and on others slower (docs/design.md, "Measured";
+bench/update.py shows both): `cpu_matmul: auto` (agent/matmul_choice.py) picks per machine.
+The forward and both backward products (input and weight gradients) go through
+`torch.ops.mkldnn._linear_pointwise`, which takes ordinary strided tensors, so no layout
+conversion is paid.
 Only fp32 on the CPU outside autocast takes this path; bf16 autocast already reaches oneDNN
 (and AMX where present) through PyTorch's own matmul.
 """
@@ -29,7 +29,7 @@ class _OneDnnLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         # A strided input (a column slice of a replay batch) sends oneDNN's weight-gradient
-        # product down a reorder path 50x slower (65 ms vs 1.2 ms for the actor): copy it once.
+        # product down a reorder path many times slower (docs/design.md): copy it once.
         x = x.contiguous()
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
@@ -76,10 +76,9 @@ class FastLinear(nn.Linear):
         return linear(x, self.weight, self.bias, self.onednn)
 
 
-# oneDNN pays ~15 us per call before any arithmetic: at batch 256 it loses on small weights
-# (64x12: 19 us vs MKL's 10; 64x1: 18 vs 3), ties at 128x64 and wins from 57x512 up (61 vs 99).
+# oneDNN pays a fixed cost per call before any arithmetic, so it loses on small weights and on
+# few rows (docs/design.md, "Measured", gives the figures behind both thresholds).
 ONEDNN_MIN_WEIGHT_ELEMENTS = 16_384
-# ... and on few rows: the per-step actor call (batch 1) takes 86 us through oneDNN, 39 via MKL.
 ONEDNN_MIN_ROWS = 32
 
 

@@ -132,7 +132,7 @@ class TD3Learner:
         critic = TwinCritic(obs_dim, act_dim, critic_net, activation).to(device)
         actor_target = copy.deepcopy(actor).requires_grad_(False)
         critic_target = copy.deepcopy(critic).requires_grad_(False)
-        # Fused Adam: one kernel over all parameters (0.16 ms vs 0.47 ms foreach here).
+        # Fused Adam: one kernel over all parameters (docs/design.md has the timing).
         actor_optimizer = torch.optim.Adam(actor.parameters(), lr=learning_rate, fused=True)
         critic_optimizer = torch.optim.Adam(critic.parameters(), lr=learning_rate, fused=True)
         return cls(

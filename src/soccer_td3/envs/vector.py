@@ -10,30 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from soccer_td3.envs.observation import FEATURE_SIZE, features
-from soccer_td3.envs.registry import make_env, task_spec
-from soccer_td3.envs.shaping import RewardShaping, ShapingWeights
-
-
-class FeatureObservation(gym.Wrapper):
-    """Replaces a task's observation by `features(obs, info)`; info passes through unchanged."""
-
-    def __init__(self, env: gym.Env, task_id: str) -> None:
-        super().__init__(env)
-        self.task_id = task_id
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (FEATURE_SIZE,), np.float32)
-
-    def reset(self, **kwargs):
-        obs, info = self.env.reset(**kwargs)
-        return features(obs, info, self.task_id), info
-
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        return features(obs, info, self.task_id), reward, terminated, truncated, info
+from soccer_td3.envs.build import make_task_env
+from soccer_td3.envs.registry import task_spec
+from soccer_td3.envs.shaping import ShapingWeights
 
 
 def make_vector_env(
@@ -47,7 +29,7 @@ def make_vector_env(
     """`envs_per_task` copies of each task, interleaved (env i plays tasks[i % len(tasks)]) so
     every vector step feeds the buffer the tasks in equal share; returns the env and each
     sub-env's task. Sync, not Async: on 1-2 cores a subprocess per env costs more in pickling
-    and context switches than the ~0.5 ms a physics step takes. With `shaping` each env
+    and context switches than a physics step takes (docs/design.md). With `shaping` each env
     reports its own reward beside the shaped one; `gamma` is the learner's, which the potential
     terms need to stay policy-invariant."""
     env_tasks = [tasks[i % len(tasks)] for i in range(envs_per_task * len(tasks))]
@@ -55,13 +37,7 @@ def make_vector_env(
         task_spec(task)
 
     def factory(i: int, task: str):
-        def make():
-            env = make_env(task, seed + i)
-            if shaping is not None:
-                env = RewardShaping(env, shaping, gamma)
-            return FeatureObservation(env, task) if obs_mode == "features" else env
-
-        return make
+        return lambda: make_task_env(task, seed + i, obs_mode, shaping, gamma)
 
     envs = SyncVectorEnv(
         [factory(i, task) for i, task in enumerate(env_tasks)],

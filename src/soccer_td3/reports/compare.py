@@ -108,10 +108,10 @@ def record_plan(plan: ComparePlan, out: Path) -> None:
         if recorded != plan:
             raise UserError(
                 f"{out} holds a comparison with other settings ({out / PLAN_FILE}); rerun it "
-                "with the same flags to resume, or pass another --out"
+                "with the same flags to resume, or pass another --save-dir"
             )
         return
-    writable_dir(out, "--out")
+    writable_dir(out, "--save-dir")
     (out / PLAN_FILE).write_text(yaml.safe_dump(plan.as_dict(), sort_keys=False))
 
 

@@ -186,7 +186,7 @@ def write_report(runs: list[RunResult], out_dir: Path, threshold: float | None =
             "",
         ]
     lines += ["## Learning curves", "", "![eval return](curves.png)", ""]
-    writable_dir(out_dir, "--out")
+    writable_dir(out_dir, "--save-dir")
     plot_curves(variants, out_dir / "curves")
     report = out_dir / "report.md"
     report.write_text("\n".join(lines))

@@ -16,8 +16,11 @@ import numpy as np
 
 from soccer_td3.envs.registry import make_env, task_spec
 from soccer_td3.errors import UserError
-from soccer_td3.export import MANIFEST, PREPROCESSOR
-from soccer_td3.reports.evaluate import Policy, TaskResult, play_task
+from soccer_td3.training.evaluation import Policy, TaskResult, play_task
+
+# The files of an export folder (export.py writes them).
+MANIFEST = "submission.json"
+PREPROCESSOR = "preprocessor.py"
 
 
 def is_submission(path: Path) -> bool:
@@ -46,8 +49,7 @@ def sdk_version() -> str:
         return metadata.version("sai-rl")
     except metadata.PackageNotFoundError:
         raise UserError(
-            "playing a submission needs the SAI SDK: pip install 'soccer-td3[sai]' "
-            "(sai-rl==0.1.37)"
+            "playing a submission needs the SAI SDK: pip install 'soccer-td3[sai]' (sai-rl==0.1.37)"
         ) from None
 
 

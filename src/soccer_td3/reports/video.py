@@ -53,9 +53,8 @@ def record_video(
     import imageio
     from rich.progress import Progress
 
-    from soccer_td3.envs.registry import make_env
-    from soccer_td3.envs.vector import FeatureObservation
-    from soccer_td3.reports.evaluate import policy_action
+    from soccer_td3.envs.build import make_task_env
+    from soccer_td3.training.evaluation import policy_action
 
     every = max(1, CONTROL_HZ // fps)
     frames_per_task = round(seconds * fps)
@@ -66,9 +65,9 @@ def record_video(
     ):
         for task in tasks:
             bar = progress.add_task(f"video {task}", total=frames_per_task)
-            env = make_env(task, seed, render_mode="rgb_array", width=size[0], height=size[1])
-            if obs_mode == "features":
-                env = FeatureObservation(env, task)
+            env = make_task_env(
+                task, seed, obs_mode, render_mode="rgb_array", width=size[0], height=size[1]
+            )
             obs, _ = env.reset(seed=seed)
             step = task_frames = 0
             try:

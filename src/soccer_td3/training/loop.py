@@ -1,4 +1,5 @@
-"""collect -> store -> update -> log: the training loop, in one function a reader can follow.
+"""The training loop, in named steps: collect, record finished episodes, train when due,
+evaluate when due, log, checkpoint. Its counters are one TrainState, what checkpoints hold.
 
 Semantics follow stable-baselines3's TD3 so figures compare: `learning_starts` steps of uniform
 random actions, then the actor plus Gaussian exploration noise on the normalised action;
@@ -27,8 +28,8 @@ from soccer_td3.config import TrainConfig
 from soccer_td3.cores import ThreadGovernor, use_available_cores
 from soccer_td3.envs.vector import final_infos, make_vector_env, true_next_obs
 from soccer_td3.errors import UserError
-from soccer_td3.reports.evaluate import evaluate_task
 from soccer_td3.training.checkpoint import Checkpoint, restore, save_checkpoint
+from soccer_td3.training.evaluation import evaluate_task
 from soccer_td3.training.metrics import MetricsLogger
 from soccer_td3.training.redflags import RedFlag, RedFlagMonitor
 from soccer_td3.training.settings import (
@@ -39,7 +40,8 @@ from soccer_td3.training.settings import (
     resolve_device,
 )
 from soccer_td3.training.signals import RedFlagStop, StopOnSignal, TrainingInterrupted
-from soccer_td3.training.stats import EpisodeStats, LossAccumulator
+from soccer_td3.training.state import TrainState
+from soccer_td3.training.stats import LossAccumulator
 
 
 def report_red_flag(flag: RedFlag, console: Console, logger: MetricsLogger, run_dir: Path) -> None:
@@ -127,6 +129,180 @@ def evaluate_during_training(learner: TD3Learner, config: TrainConfig) -> dict[s
     return row
 
 
+class TrainingRun:
+    """One run's moving parts, and the steps of one loop iteration, each a method."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        run_dir: Path,
+        console: Console,
+        learner: TD3Learner,
+        envs,
+        env_tasks: list[str],
+        buffer: ReplayBuffer,
+        state: TrainState,
+        rng: np.random.Generator,
+        logger: MetricsLogger,
+        on_eval: Callable[[int, dict[str, float]], None] | None,
+    ) -> None:
+        self.config, self.run_dir, self.console = config, run_dir, console
+        self.learner, self.envs, self.env_tasks, self.buffer = learner, envs, env_tasks, buffer
+        self.state, self.rng, self.logger, self.on_eval = state, rng, logger, on_eval
+        self.device = learner.actor.action_scale.device
+        self.num_envs = envs.num_envs
+        self.episode_return = np.zeros(self.num_envs)
+        self.episode_length = np.zeros(self.num_envs, dtype=np.int64)
+        self.losses = LossAccumulator()
+        self.pending_eval: dict[str, float] = {}
+        self.redflags = RedFlagMonitor(
+            learner_settings(config).redflags,
+            config.learning_starts,
+            cpu_with_cuda_available=self.device.type == "cpu" and torch.cuda.is_available(),
+        )
+        self.obs, _ = envs.reset(seed=config.seed + state.step)
+        self.start_time, self.start_step = time.perf_counter(), state.step
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start_time
+
+    def collect(self) -> tuple[np.ndarray, np.ndarray, dict]:
+        """One vector step: random actions until learning_starts, then the noisy policy; the
+        transition goes into the buffer. Returns rewards, ended flags and the step's infos."""
+        config, num_envs = self.config, self.num_envs
+        obs_t = torch.as_tensor(self.obs, dtype=torch.float32).to(self.device)  # one crossing
+        if self.state.step < config.learning_starts:
+            uniform = self.rng.uniform(-1.0, 1.0, (num_envs, self.learner.actor.act_dim))
+            action = torch.as_tensor(uniform, dtype=torch.float32).to(self.device)
+        else:
+            action = noisy_action(self.learner, obs_t, config.exploration_noise)
+        env_action = self.learner.actor.to_env_units(action).cpu().numpy()
+        next_obs, reward, terminated, truncated, infos = self.envs.step(env_action)
+        ended = terminated | truncated
+        self.buffer.add(obs_t, action, reward, true_next_obs(next_obs, infos, ended), terminated)
+        self.obs = next_obs
+        self.state.step += num_envs
+        return reward, ended, infos
+
+    def record_finished_episodes(self, reward: np.ndarray, ended: np.ndarray, infos: dict):
+        """Episode sums per env. (gymnasium's RecordEpisodeStatistics assumes NEXT_STEP
+        autoreset and would drop each episode's first reward under our SAME_STEP mode.)"""
+        self.episode_return += reward
+        self.episode_length += 1
+        state = self.state
+        for i, info in zip(np.flatnonzero(ended), final_infos(infos, ended), strict=True):
+            episode = {
+                "return": float(self.episode_return[i]),
+                "length": int(self.episode_length[i]),
+            }
+            if "success" in info:
+                episode["success"] = float(bool(info["success"]))
+            if self.config.shaping.active:
+                episode["env_return"] = float(info["episode_env_return"])
+                for term, total in info["episode_shaping"].items():
+                    episode[f"shaping/{term}"] = float(total)
+            else:  # unshaped: the return is the env's own
+                episode["env_return"] = episode["return"]
+            state.stats.add(episode)
+            if state.per_task:
+                state.per_task[self.env_tasks[i]].add(episode)
+            self.logger.record_episode(state.step, int(i), self.env_tasks[i], episode)
+            self.episode_return[i], self.episode_length[i] = 0.0, 0
+
+    def train_when_due(self) -> None:
+        """gradient_steps every train_freq env steps after learning_starts, whatever the
+        number of envs."""
+        config, state = self.config, self.state
+        if state.step <= config.learning_starts:
+            return
+        state.untrained_steps += self.num_envs
+        while state.untrained_steps >= config.train_freq:
+            state.untrained_steps -= config.train_freq
+            for _ in range(config.gradient_steps):
+                self.losses.add(self.learner.update(self.buffer.sample(config.batch_size)))
+
+    def evaluate_when_due(self) -> None:
+        config, state = self.config, self.state
+        if state.next_eval is None or state.step < state.next_eval:
+            return
+        state.next_eval = next_multiple(state.step, config.eval_freq)
+        evaluation = evaluate_during_training(self.learner, config)
+        self.pending_eval |= evaluation  # goes out in a row of its own step (log_when_due)
+        if evaluation["eval/mean_score"] > state.best_score:
+            state.best_score = evaluation["eval/mean_score"]
+            save_policy(self.run_dir / "best", self.learner, config)
+        if self.on_eval is not None:
+            self.on_eval(state.step, evaluation)
+
+    def log_when_due(self) -> str | None:
+        """A metrics row when due (or when an evaluation waits: a curve's points then sit where
+        they were measured and none is lost to Ctrl-C); the red flags read it. Returns the
+        progress bar's status when a row was written."""
+        config, state = self.config, self.state
+        if not (
+            state.step >= state.next_log or state.step >= config.timesteps or self.pending_eval
+        ):
+            return None
+        elapsed = self.elapsed()
+        fps = (state.step - self.start_step) / elapsed
+        row = state.stats.metrics()
+        for task, task_stats in state.per_task.items():
+            row |= task_stats.metrics(f"rollout/{task}")
+        row |= {
+            **self.losses.drain(),
+            "time/fps": fps,
+            "time/time_elapsed": state.time_elapsed + elapsed,
+            "time/episodes": state.stats.count,
+            "train/n_updates": self.learner.n_updates,
+            **self.pending_eval,
+        }
+        self.pending_eval.clear()
+        for flag in self.redflags.check(state.step, row):
+            self.react_to(flag)
+        self.logger.record(state.step, row)
+        state.next_log = next_multiple(state.step, config.log_interval)
+        rew = row.get("rollout/ep_rew_mean")
+        return f"{fps:6.0f} steps/s" + (f"  ep_rew_mean {rew:8.2f}" if rew is not None else "")
+
+    def react_to(self, flag: RedFlag) -> None:
+        report_red_flag(flag, self.console, self.logger, self.run_dir)
+        if flag.name == "non_finite":  # no checkpoint: the weights are gone
+            raise UserError(
+                f"{flag.message} by step {self.state.step}; training stopped (checkpoints in "
+                f"{self.run_dir / 'checkpoints'} are from before). The seed's advice: "
+                f"{flag.remedy}"
+            )
+        if self.config.strict_redflags and flag.stops_when_strict:
+            self.checkpoint()
+            raise RedFlagStop(flag.line())
+
+    def checkpoint(self) -> Path:
+        counters = self.state.to_checkpoint(self.elapsed()) | {
+            "numpy_rng": self.rng.bit_generator.state,
+            "tasks": self.config.env,
+            "obs": self.config.observation_mode,
+        }
+        return save_checkpoint(
+            self.run_dir,
+            self.state.step,
+            self.learner,
+            self.buffer,
+            counters,
+            self.config.keep_checkpoints,
+        )
+
+    def checkpoint_when_due(self, stop_requested: bool) -> None:
+        state = self.state
+        due = state.next_checkpoint is not None and state.step >= state.next_checkpoint
+        if not (due or stop_requested):
+            return
+        if due:
+            state.next_checkpoint = next_multiple(state.step, self.config.checkpoint_freq)
+        saved = self.checkpoint()
+        if stop_requested:
+            raise TrainingInterrupted(state.step, saved)
+
+
 def train(
     config: TrainConfig,
     run_dir: Path,
@@ -170,61 +346,20 @@ def train(
     if init is not None:
         console.print(apply_init_weights(learner, init))
     # Never more transitions than steps: a short run need not preallocate a 1M-row buffer.
-    capacity = min(config.buffer_size, config.timesteps)
-    buffer = ReplayBuffer(capacity, obs_dim, act_dim, device)
-    num_envs = envs.num_envs
-    stats = EpisodeStats.empty()
-    per_task = {task: EpisodeStats.empty() for task in config.env} if len(config.env) > 1 else {}
-    step = 0
-    next_eval = config.eval_freq or None
-    next_checkpoint = config.checkpoint_freq or None
-    best_score = -float("inf")
-    untrained_steps = 0  # env steps not yet matched by a training round (keeps the UTD ratio)
-    next_log = config.log_interval
-    elapsed_before = 0.0
+    buffer = ReplayBuffer(min(config.buffer_size, config.timesteps), obs_dim, act_dim, device)
+    state = TrainState.fresh(config)
     if resume is not None:
         restore(resume, learner, buffer)
-        state = resume.state
-        step, next_log, untrained_steps = state["step"], state["next_log"], state["untrained_steps"]
-        next_eval, next_checkpoint = state["next_eval"], state["next_checkpoint"]
-        best_score, elapsed_before = state["best_score"], state["time_elapsed"]
-        rng.bit_generator.state = state["numpy_rng"]
-        stats = EpisodeStats.from_dict(state["stats"])
-        per_task = {t: EpisodeStats.from_dict(d) for t, d in state["per_task"].items()}
-        console.print(f"resumed {resume.path} at step {step}; the envs start new episodes")
+        state = TrainState.from_checkpoint(resume.state)
+        rng.bit_generator.state = resume.state["numpy_rng"]
+        console.print(f"resumed {resume.path} at step {state.step}; the envs start new episodes")
     logger = MetricsLogger(
-        run_dir, use_wandb, config.model_dump(), resume_step=step if resume else None
+        run_dir, use_wandb, config.model_dump(), resume_step=state.step if resume else None
     )
-
-    def counters() -> dict:
-        return {
-            "next_log": next_log,
-            "untrained_steps": untrained_steps,
-            "next_eval": next_eval,
-            "next_checkpoint": next_checkpoint,
-            "best_score": best_score,
-            "time_elapsed": elapsed_before + time.perf_counter() - start_time,
-            "numpy_rng": rng.bit_generator.state,
-            "stats": stats.to_dict(),
-            "per_task": {t: st.to_dict() for t, st in per_task.items()},
-            "tasks": config.env,
-            "obs": config.observation_mode,
-        }
-
-    losses = LossAccumulator()
-    episode_return = np.zeros(num_envs)
-    episode_length = np.zeros(num_envs, dtype=np.int64)
-    obs, _ = envs.reset(seed=config.seed + step)
-    start_time, start_step = time.perf_counter(), step
-    pending_eval: dict[str, float] = {}
-    stop = StopOnSignal()
+    run = TrainingRun(
+        config, run_dir, console, learner, envs, env_tasks, buffer, state, rng, logger, on_eval
+    )
     threads = ThreadGovernor()
-    redflags = RedFlagMonitor(
-        learner_settings(config).redflags,
-        config.learning_starts,
-        cpu_with_cuda_available=device.type == "cpu" and torch.cuda.is_available(),
-    )
-
     progress = Progress(
         TextColumn("[bold]train"),
         BarColumn(),
@@ -235,110 +370,20 @@ def train(
         transient=False,
     )
     bar = progress.add_task("train", total=config.timesteps, status="")
+    stop = StopOnSignal()
     try:
         with progress, stop:
-            while step < config.timesteps:
-                obs_t = torch.as_tensor(obs, dtype=torch.float32).to(device)  # one crossing
-                if step < config.learning_starts:
-                    uniform = rng.uniform(-1.0, 1.0, (num_envs, act_dim))
-                    action = torch.as_tensor(uniform, dtype=torch.float32).to(device)
-                else:
-                    action = noisy_action(learner, obs_t, config.exploration_noise)
-                env_action = learner.actor.to_env_units(action).cpu().numpy()
-
-                next_obs, reward, terminated, truncated, infos = envs.step(env_action)
-                ended = terminated | truncated
-                buffer.add(obs_t, action, reward, true_next_obs(next_obs, infos, ended), terminated)
-
-                episode_return += reward
-                episode_length += 1
-                for i, info in zip(np.flatnonzero(ended), final_infos(infos, ended), strict=True):
-                    episode = {"return": float(episode_return[i]), "length": int(episode_length[i])}
-                    if "success" in info:
-                        episode["success"] = float(bool(info["success"]))
-                    if config.shaping.active:
-                        episode["env_return"] = float(info["episode_env_return"])
-                        for term, total in info["episode_shaping"].items():
-                            episode[f"shaping/{term}"] = float(total)
-                    else:  # unshaped: the return is the env's own
-                        episode["env_return"] = episode["return"]
-                    stats.add(episode)
-                    if per_task:
-                        per_task[env_tasks[i]].add(episode)
-                    logger.record_episode(step + num_envs, int(i), env_tasks[i], episode)
-                    episode_return[i], episode_length[i] = 0.0, 0
-                obs = next_obs
-                step += num_envs
+            while state.step < config.timesteps:
+                run.record_finished_episodes(*run.collect())
                 if (line := threads.poll()) is not None:
                     console.print(line)
-
-                if step > config.learning_starts:
-                    # gradient_steps every train_freq env steps, whatever the number of envs.
-                    untrained_steps += num_envs
-                    while untrained_steps >= config.train_freq:
-                        untrained_steps -= config.train_freq
-                        for _ in range(config.gradient_steps):
-                            losses.add(learner.update(buffer.sample(config.batch_size)))
-
-                if next_eval is not None and step >= next_eval:
-                    next_eval = next_multiple(step, config.eval_freq)
-                    evaluation = evaluate_during_training(learner, config)
-                    pending_eval |= evaluation  # goes out with the next metrics row
-                    if evaluation["eval/mean_score"] > best_score:
-                        best_score = evaluation["eval/mean_score"]
-                        save_policy(run_dir / "best", learner, config)
-                    if on_eval is not None:
-                        on_eval(step, evaluation)
-
-                # An evaluation is written at its own step, not held for the next row: a
-                # curve's points then sit where they were measured and none is lost to Ctrl-C.
-                if step >= next_log or step >= config.timesteps or pending_eval:
-                    elapsed = time.perf_counter() - start_time
-                    fps = (step - start_step) / elapsed
-                    row = stats.metrics()
-                    for task, task_stats in per_task.items():
-                        row |= task_stats.metrics(f"rollout/{task}")
-                    row |= {
-                        **losses.drain(),
-                        "time/fps": fps,
-                        "time/time_elapsed": elapsed_before + elapsed,
-                        "time/episodes": stats.count,
-                        "train/n_updates": learner.n_updates,
-                        **pending_eval,
-                    }
-                    pending_eval.clear()
-                    for flag in redflags.check(step, row):
-                        report_red_flag(flag, console, logger, run_dir)
-                        if flag.name == "non_finite":  # no checkpoint: the weights are gone
-                            raise UserError(
-                                f"{flag.message} by step {step}; training stopped (checkpoints "
-                                f"in {run_dir / 'checkpoints'} are from before). The seed's "
-                                f"advice: {flag.remedy}"
-                            )
-                        if config.strict_redflags and flag.stops_when_strict:
-                            save_checkpoint(
-                                run_dir, step, learner, buffer, counters(), config.keep_checkpoints
-                            )
-                            raise RedFlagStop(flag.line())
-                    logger.record(step, row)
-                    next_log = next_multiple(step, config.log_interval)
-                    rew = row.get("rollout/ep_rew_mean")
-                    status = f"{fps:6.0f} steps/s" + (
-                        f"  ep_rew_mean {rew:8.2f}" if rew is not None else ""
-                    )
-                    progress.update(bar, completed=step, status=status)
-                elif step % 100 < num_envs:
-                    progress.update(bar, completed=step)
-
-                due = next_checkpoint is not None and step >= next_checkpoint
-                if due or stop.requested:
-                    if due:
-                        next_checkpoint = next_multiple(step, config.checkpoint_freq)
-                    saved = save_checkpoint(
-                        run_dir, step, learner, buffer, counters(), config.keep_checkpoints
-                    )
-                    if stop.requested:
-                        raise TrainingInterrupted(step, saved)
+                run.train_when_due()
+                run.evaluate_when_due()
+                if (status := run.log_when_due()) is not None:
+                    progress.update(bar, completed=state.step, status=status)
+                elif state.step % 100 < run.num_envs:
+                    progress.update(bar, completed=state.step)
+                run.checkpoint_when_due(stop.requested)
     finally:
         logger.close()
         envs.close()

@@ -24,8 +24,7 @@ DEFAULT_GRACE_PERIOD = 180  # three missed heartbeats: a busy database is not a 
 
 
 def add_tune_parser(commands: argparse._SubParsersAction) -> None:
-    from soccer_td3.cli import _spellings, add_set_option  # here: cli.py imports this module
-    from soccer_td3.config import PRESETS
+    from soccer_td3.flags import add_save_dir, add_settings, spellings
 
     tune = commands.add_parser(
         "tune",
@@ -36,14 +35,6 @@ def add_tune_parser(commands: argparse._SubParsersAction) -> None:
         "same study; --trials counts the study's trials, not each worker's.",
     )
     tune.add_argument(
-        "--env",
-        dest="env",
-        action="append",
-        default=argparse.SUPPRESS,
-        metavar="TASK_ID",
-        help="Task(s) every trial trains on (repeatable; default LowerT1GoaliePenaltyKick-v0).",
-    )
-    tune.add_argument(
         "--trials",
         type=int,
         metavar="N",
@@ -51,7 +42,8 @@ def add_tune_parser(commands: argparse._SubParsersAction) -> None:
         help="Finished (complete or pruned) trials the study needs, over all workers (default 20).",
     )
     tune.add_argument(
-        *_spellings("timesteps_per_trial"),
+        *spellings("timesteps_per_trial"),
+        "--timesteps",
         dest="timesteps_per_trial",
         type=int,
         metavar="STEPS",
@@ -65,50 +57,38 @@ def add_tune_parser(commands: argparse._SubParsersAction) -> None:
         "(default: sqlite:///SAVE_DIR/study.db).",
     )
     tune.add_argument(
-        *_spellings("study_name"),
+        *spellings("study_name"),
         dest="study_name",
         metavar="NAME",
         default=DEFAULT_STUDY,
         help=f"Study to create or join (default {DEFAULT_STUDY}).",
     )
     tune.add_argument(
-        *_spellings("n_jobs"),
+        *spellings("n_jobs"),
         dest="n_jobs",
         type=int,
         metavar="K",
         default=1,
         help="Worker processes on this machine (each on its own share of the CPU cores).",
     )
-    tune.add_argument(
-        *_spellings("save_dir"),
-        dest="save_dir",
-        type=Path,
-        metavar="DIR",
-        default=DEFAULT_SAVE_DIR,
-        help="Folder of this machine's trial runs (trial_<n>/) and of the outputs: "
-        "best_config.yaml, trials.csv, plots (default runs/tune).",
+    add_save_dir(
+        tune,
+        DEFAULT_SAVE_DIR,
+        "Folder of this machine's trial runs (trial_<n>/) and of the outputs: "
+        "best_config.yaml, trials.csv, plots",
     )
     tune.add_argument(
-        *_spellings("search_space"),
+        *spellings("search_space"),
         dest="search_space",
         type=Path,
         metavar="PATH.yaml",
         help="YAML file narrowing the search, e.g. 'learning_rate: {low: 1.0e-4, high: "
         "1.0e-3, log: true}', 'batch_size: [128, 256]', 'net: balanced' (fixed).",
     )
-    tune.add_argument(
-        "--preset",
-        default="balanced",
-        choices=list(PRESETS),
-        help="Settings every trial starts from, before the searched ones (default balanced).",
-    )
-    tune.add_argument(
-        "--config", type=Path, metavar="FILE", help="YAML file of settings every trial starts from."
-    )
-    add_set_option(
+    add_settings(
         tune,
-        "A setting of every trial, e.g. --set eval_episodes=3 (default eval_freq: timesteps "
-        f"per trial / {EVALS_PER_TRIAL})",
+        skip=("timesteps",),  # --timesteps is --timesteps-per-trial here
+        defaults={"eval_freq": f"timesteps per trial / {EVALS_PER_TRIAL}"},
     )
     tune.add_argument(
         "--pruner",
@@ -118,7 +98,7 @@ def add_tune_parser(commands: argparse._SubParsersAction) -> None:
         "a third of a trial), halving (successive halving) or none (default median).",
     )
     tune.add_argument(
-        *_spellings("heartbeat_interval"),
+        *spellings("heartbeat_interval"),
         dest="heartbeat_interval",
         type=int,
         default=DEFAULT_HEARTBEAT_INTERVAL,
@@ -127,7 +107,7 @@ def add_tune_parser(commands: argparse._SubParsersAction) -> None:
         f"(default {DEFAULT_HEARTBEAT_INTERVAL}); the same for every worker of a study.",
     )
     tune.add_argument(
-        *_spellings("grace_period"),
+        *spellings("grace_period"),
         dest="grace_period",
         type=int,
         default=DEFAULT_GRACE_PERIOD,
@@ -135,6 +115,7 @@ def add_tune_parser(commands: argparse._SubParsersAction) -> None:
         help="Silence after which a running trial counts as dead, is failed and retried "
         f"(default {DEFAULT_GRACE_PERIOD}); the same for every worker of a study.",
     )
+    tune.set_defaults(handler=run_tune)
 
 
 def _positive(value: int, flag: str, example: str) -> None:
@@ -144,14 +125,12 @@ def _positive(value: int, flag: str, example: str) -> None:
 
 def base_config(args: argparse.Namespace) -> TrainConfig:
     """Every trial's settings before the searched ones, with a budget a trial can be scored on."""
-    from soccer_td3.config import build_config, parse_set_overrides
+    from soccer_td3.config import build_config
+    from soccer_td3.flags import settings_overrides
     from soccer_td3.training.settings import resolve_device
 
     steps = args.timesteps_per_trial
-    overrides = parse_set_overrides(args.set_pairs)
-    if hasattr(args, "env"):
-        overrides["env"] = args.env
-    overrides["timesteps"] = steps
+    overrides = settings_overrides(args) | {"timesteps": steps}
     config = build_config(args.preset, args.config, overrides)
     if config.eval_freq == 0:
         config.eval_freq = max(1, steps // EVALS_PER_TRIAL)

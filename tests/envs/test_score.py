@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from soccer_td3.reports.score import competition_score
+from soccer_td3.envs.score import competition_score
 
 
 def test_goalie_terminal_terms_by_hand():

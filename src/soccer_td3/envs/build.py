@@ -1,0 +1,48 @@
+"""The one builder of a task's env as an agent sees it: the real sai_mujoco env, its reward
+shaping when asked, and the observation mode. Training's vector envs, evaluation, videos and
+the tuner all make their envs here, so a wrapper added once (the coming joint-target control)
+reaches every one of them.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from soccer_td3.envs.observation import FEATURE_SIZE, features
+from soccer_td3.envs.registry import make_env
+from soccer_td3.envs.shaping import RewardShaping, ShapingWeights
+
+
+class FeatureObservation(gym.Wrapper):
+    """Replaces a task's observation by `features(obs, info)`; info passes through unchanged."""
+
+    def __init__(self, env: gym.Env, task_id: str) -> None:
+        super().__init__(env)
+        self.task_id = task_id
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (FEATURE_SIZE,), np.float32)
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return features(obs, info, self.task_id), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return features(obs, info, self.task_id), reward, terminated, truncated, info
+
+
+def make_task_env(
+    task: str,
+    seed: int | None,
+    obs_mode: str,
+    shaping: ShapingWeights | None = None,
+    gamma: float = 0.99,
+    **gym_kwargs,
+) -> gym.Env:
+    """`task`'s env with `shaping` (None: the env's own reward; gamma is the learner's, which
+    the potential terms need to stay policy-invariant) and `obs_mode` raw or features;
+    `gym_kwargs` go to gym.make (render_mode="rgb_array", width, height)."""
+    env = make_env(task, seed, **gym_kwargs)
+    if shaping is not None:
+        env = RewardShaping(env, shaping, gamma)
+    return FeatureObservation(env, task) if obs_mode == "features" else env

@@ -1,0 +1,80 @@
+"""One front door: train, compare and tune take the same settings flags, the same way."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from soccer_td3.cli import build_parser
+from soccer_td3.config import TrainConfig
+from soccer_td3.flags import spellings
+from tests.cli_helpers import assert_one_line_error, soccer_td3
+
+pytestmark = pytest.mark.slow
+
+SPACE = "net: '64,64'\nbatch_size: [32]\n"
+
+
+def settings_flags(command: str) -> set[str]:
+    """The TrainConfig flags a command's --help lists."""
+    help_text = soccer_td3(command, "--help").stdout
+    listed = set(re.findall(r"--[a-z][a-z0-9_-]*", help_text))
+    return {
+        flag
+        for name in TrainConfig.model_fields
+        for flag in (spellings(name) if name != "env" else ["--env"])
+        if flag in listed
+    }
+
+
+def test_train_compare_and_tune_list_the_same_settings_flags():
+    train, compare, tune = (settings_flags(c) for c in ("train", "compare", "tune"))
+    assert len(train) > 2 * 30  # every field, both spellings
+    assert compare == train
+    assert tune == train  # tune's --timesteps is its per-trial budget
+    for flag in ("--preset", "--config", "--set", "--net", "--save-dir", "--save_dir"):
+        assert flag in soccer_td3("tune", "--help").stdout
+
+
+def test_compare_with_train_flags_runs(tmp_path: Path):
+    out = tmp_path / "cmp"
+    result = soccer_td3(
+        "compare", "--presets", "baseline", "--seeds", "1", "--timesteps", "200",
+        "--eval-freq", "100", "--eval-episodes", "1", "--log-interval", "100",
+        "--learning-starts", "100", "--device", "cpu", "--save_dir", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (out / "report.md").is_file()
+    config = (out / "baseline" / "seed0" / "config.yaml").read_text()
+    assert "learning_starts: 100" in config and "device: cpu" in config
+
+
+def test_tune_with_train_flags_runs(tmp_path: Path):
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    out = tmp_path / "tune"
+    result = soccer_td3(
+        "tune", "--trials", "1", "--timesteps", "200", "--learning-starts", "100",
+        "--device", "cpu", "--eval-freq", "100", "--eval-episodes", "1", "--log-interval", "100",
+        "--search-space", str(space), "--save_dir", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    config = (out / "trial_0" / "config.yaml").read_text()
+    assert "learning_starts: 100" in config and "timesteps: 200" in config
+
+
+def test_a_bad_setting_is_the_same_line_under_every_command(tmp_path: Path):
+    lines = set()
+    for command in ("train", "compare", "tune"):
+        result = soccer_td3(command, "--learning-rate", "-1", "--save-dir", str(tmp_path / command))
+        assert_one_line_error(result, "learning_rate=-1 is invalid")
+        lines.add(result.stderr.strip())
+        assert not (tmp_path / command).exists()
+    assert len(lines) == 1, lines
+
+
+def test_commands_dispatch_through_their_parser_defaults():
+    parser = build_parser()
+    for argv in (["train"], ["compare"], ["tune"], ["envs"], ["report", "x"], ["evaluate", "x"]):
+        handler = parser.parse_args(argv).handler
+        assert handler.__name__ == f"run_{argv[0]}", argv
