@@ -40,3 +40,31 @@ def two_task_run(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("two_task") / "run"
     train(tiny(env=TWO_TASKS), run)
     return run
+
+
+# `make test-fast` (pytest -m "not slow") skips these: each trains, starts CLI processes, runs a
+# study or renders video. So does every test that needs a trained run (two_task_run).
+SLOW_MODULES = {
+    "tests.reports.test_compare",
+    "tests.reports.test_evaluate",
+    "tests.reports.test_submission",
+    "tests.reports.test_video",
+    "tests.test_cli",
+    "tests.test_export",
+    "tests.test_flags",
+    "tests.training.test_checkpoint",
+    "tests.training.test_loop",
+    "tests.training.test_redflags",
+    "tests.training.test_settings",
+    "tests.tuning.test_command",
+    "tests.tuning.test_objective",
+    "tests.tuning.test_outputs",
+    "tests.tuning.test_storage",
+    "tests.tuning.test_worker",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__ in SLOW_MODULES or "two_task_run" in item.fixturenames:
+            item.add_marker(pytest.mark.slow)

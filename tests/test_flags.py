@@ -3,14 +3,10 @@
 import re
 from pathlib import Path
 
-import pytest
-
 from soccer_td3.cli import build_parser
 from soccer_td3.config import TrainConfig
 from soccer_td3.flags import spellings
 from tests.cli_helpers import assert_one_line_error, soccer_td3
-
-pytestmark = pytest.mark.slow
 
 SPACE = "net: '64,64'\nbatch_size: [32]\n"
 

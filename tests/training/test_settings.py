@@ -9,9 +9,8 @@ import torch
 import yaml
 
 from soccer_td3.agent import onednn_linear
-from soccer_td3.agent.matmul_choice import cache_file
+from soccer_td3.agent.matmul_choice import cache_file, random_batch
 from soccer_td3.agent.onednn_linear import FastLinear
-from soccer_td3.agent.replay import ReplayBatch
 from soccer_td3.agent.td3 import actor_loss, critic_loss
 from soccer_td3.training.loop import train
 from soccer_td3.training.settings import (
@@ -30,17 +29,6 @@ WIDE = {"actor_net": [256, 256], "critic_net": [256, 256]}  # layers big enough 
 def learner_for(**settings):
     config = tiny(cpu_matmul="onednn", **WIDE).model_copy(update=settings)
     return build_learner(config, OBS, ACT, -np.ones(ACT), np.ones(ACT), "cpu")
-
-
-def batch(n: int = 64) -> ReplayBatch:
-    g = torch.Generator().manual_seed(0)
-    return ReplayBatch(
-        torch.randn(n, OBS, generator=g),
-        torch.rand(n, ACT, generator=g) * 2 - 1,
-        torch.randn(n, 1, generator=g),
-        torch.randn(n, OBS, generator=g),
-        torch.zeros(n, 1),
-    )
 
 
 def test_settings_come_from_the_config():
@@ -63,7 +51,7 @@ def test_a_bf16_run_computes_critic_activations_in_bf16(precision):
     for layer in learner.critic.modules():
         if isinstance(layer, FastLinear):
             layer.register_forward_hook(lambda _m, _i, out: dtypes.add(out.dtype))
-    learner.update(batch())
+    learner.update(random_batch(learner, 64))
     assert dtypes == {torch.bfloat16 if precision == "bf16" else torch.float32}
 
 

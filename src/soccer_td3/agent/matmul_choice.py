@@ -95,7 +95,7 @@ def cache_key(learner: TD3Learner, batch_size: int) -> str:
     )
 
 
-def _random_batch(learner: TD3Learner, batch_size: int) -> ReplayBatch:
+def random_batch(learner: TD3Learner, batch_size: int) -> ReplayBatch:
     g = torch.Generator().manual_seed(0)
     obs, act = learner.actor.obs_dim, learner.actor.act_dim
     return ReplayBatch(
@@ -115,7 +115,7 @@ def _use(learner: TD3Learner, backend: str) -> None:
 def measure(learner: TD3Learner, batch_size: int, rounds: int = 6, per_round: int = 3) -> dict:
     """Median ms per update of each backend, rounds alternating. `learner` is a scratch copy:
     its weights move."""
-    batch = _random_batch(learner, batch_size)
+    batch = random_batch(learner, batch_size)
     samples: dict[str, list[float]] = {b: [] for b in BACKENDS}
     for backend in BACKENDS:  # warm-up: first calls allocate and pick kernels
         _use(learner, backend)
