@@ -93,3 +93,16 @@ def test_unknown_keys_are_rejected_everywhere(tmp_path: Path):
         build_config("huge")
     with pytest.raises(UserError, match="does not exist"):
         build_config(config_file=tmp_path / "missing.yaml")
+
+
+def test_pd_settings_default_to_the_official_controller_and_refuse_bad_joint_lists():
+    from soccer_td3.config import build_config
+    from soccer_td3.errors import UserError
+
+    spec = TrainConfig(control="pd", decimation=10, pd_kp="100," * 11 + "100").control_spec
+    assert spec.kp == (100.0,) * 12 and spec.decimation == 10
+    assert TrainConfig().control_spec.kd == (5.0, 5.0, 5.0, 5.0, 1.0, 1.0) * 2
+    assert TrainConfig().control_spec.pose[:6] == (-0.2, 0.0, 0.0, 0.4, -0.25, 0.0)
+    for bad in ({"pd_kp": "1,2"}, {"pd_pose": "a,b"}, {"decimation": 0}, {"control": "force"}):
+        with pytest.raises(UserError, match="invalid config"):
+            build_config(overrides=bad)

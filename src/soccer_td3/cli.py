@@ -291,7 +291,13 @@ def run_train(args: argparse.Namespace) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
-    from soccer_td3.reports.evaluate import find_actor_file, format_table, load_policy, write_json
+    from soccer_td3.reports.evaluate import (
+        control_of,
+        find_actor_file,
+        format_table,
+        load_policy,
+        write_json,
+    )
     from soccer_td3.reports.submission import evaluate_submission, is_submission, read_manifest
     from soccer_td3.training.evaluation import evaluate_task
 
@@ -323,8 +329,10 @@ def run_evaluate(args: argparse.Namespace) -> None:
     if not tasks:
         raise UserError(f"{args.path} does not record its tasks; name them with --env")
     obs_mode = meta.get("obs", "raw")
+    control = control_of(meta)
     results = [
-        evaluate_task(actor, obs_mode, task, args.episodes, args.seed, args.noise) for task in tasks
+        evaluate_task(actor, obs_mode, task, args.episodes, args.seed, args.noise, control)
+        for task in tasks
     ]
     print(format_table(results))
     out = args.json or (args.save_dir or find_actor_file(args.path).parent.parent) / "eval.json"
@@ -334,7 +342,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
         from soccer_td3.reports.video import record_video
 
         frames = record_video(
-            actor, obs_mode, tasks, args.video, args.video_seconds, seed=args.seed
+            actor, obs_mode, tasks, args.video, args.video_seconds, seed=args.seed, control=control
         )
         print(f"video: {args.video} ({frames} frames)")
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from soccer_td3.envs.control import ControlSpec
 from soccer_td3.envs.observation import FEATURE_SIZE, FEATURE_TASKS
 from soccer_td3.envs.registry import TASKS
 from soccer_td3.envs.shaping import ShapingWeights, resolve_shaping
@@ -96,7 +97,12 @@ class TrainConfig(BaseModel):
     learning_starts: int = Field(
         10_000, ge=0, description="Steps of uniform random actions before learning starts."
     )
-    train_freq: int = Field(1, gt=0, description="Env steps between training rounds.")
+    train_freq: int = Field(
+        1,
+        gt=0,
+        description="Transitions between training rounds (a transition is one env step, or "
+        "`decimation` of them).",
+    )
     gradient_steps: int = Field(1, gt=0, description="Gradient steps per training round.")
     # --- TD3
     tau: float = Field(0.005, gt=0, le=1, description="Polyak coefficient of the target nets.")
@@ -110,6 +116,31 @@ class TrainConfig(BaseModel):
     )
     exploration_noise: float = Field(
         0.1, ge=0, description="Std of the Gaussian exploration noise on the normalised action."
+    )
+    # --- control (envs/control.py); the defaults are the official Booster controller's
+    control: Literal["torque", "pd"] = Field(
+        "torque",
+        description="What an action is: joint torques (the seed's), or pd: joint targets "
+        "around pd_pose that a PD law turns into torques at every env step.",
+    )
+    decimation: int = Field(
+        1, gt=0, description="Env steps each policy action lasts (the official controller: 10)."
+    )
+    pd_kp: list[float] = Field(
+        default_factory=lambda: [200.0, 200.0, 200.0, 200.0, 50.0, 50.0] * 2,
+        description="PD stiffness per joint, N·m/rad (hip pitch, roll, yaw, knee, ankle "
+        "pitch, roll; left then right).",
+    )
+    pd_kd: list[float] = Field(
+        default_factory=lambda: [5.0, 5.0, 5.0, 5.0, 1.0, 1.0] * 2,
+        description="PD damping per joint, N·m·s/rad.",
+    )
+    pd_pose: list[float] = Field(
+        default_factory=lambda: [-0.2, 0.0, 0.0, 0.4, -0.25, 0.0] * 2,
+        description="Standing pose the PD targets are offsets from, rad per joint.",
+    )
+    pd_action_scale: float = Field(
+        1.0, gt=0, description="Target offset in rad of a full action of 1 (pd control)."
     )
     # --- speed (none of these changes the maths; bf16 rounds the matmul inputs)
     num_envs: int = Field(
@@ -165,6 +196,18 @@ class TrainConfig(BaseModel):
     def _parse_net(cls, value: Any) -> list[int]:
         return parse_net(value)
 
+    @field_validator("pd_kp", "pd_kd", "pd_pose", mode="before")
+    @classmethod
+    def _per_joint(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = [float(v) for v in value.strip().strip("[]").split(",")]
+            except ValueError:
+                raise ValueError(f"{value!r} is not a comma-separated list of numbers") from None
+        if not isinstance(value, list | tuple) or len(value) != 12:
+            raise ValueError(f"{value!r} needs 12 values, one per joint, like 200,200,...")
+        return value
+
     @field_validator("shaping", mode="before")
     @classmethod
     def _resolve_shaping(cls, value: Any) -> Any:
@@ -209,6 +252,17 @@ class TrainConfig(BaseModel):
                 "lower batch_size or raise buffer_size"
             )
         return self
+
+    @property
+    def control_spec(self) -> ControlSpec:
+        return ControlSpec(
+            control=self.control,
+            decimation=self.decimation,
+            kp=tuple(self.pd_kp),
+            kd=tuple(self.pd_kd),
+            pose=tuple(self.pd_pose),
+            action_scale=self.pd_action_scale,
+        )
 
     @property
     def observation_size(self) -> int:

@@ -24,9 +24,10 @@ from torch import Tensor, nn
 from soccer_td3.agent.networks import Actor
 from soccer_td3.agent.onednn_linear import set_onednn
 from soccer_td3.envs import observation
-from soccer_td3.envs.registry import task_spec
+from soccer_td3.envs.control import N_JOINTS, ControlSpec
+from soccer_td3.envs.registry import make_env, task_spec
 from soccer_td3.errors import UserError
-from soccer_td3.reports.evaluate import load_policy
+from soccer_td3.reports.evaluate import control_of, load_policy
 from soccer_td3.reports.submission import MANIFEST, PREPROCESSOR
 from soccer_td3.training.run_dir import writable_dir
 
@@ -43,17 +44,34 @@ COMPETITION_TASKS = (
 class NormalisedActor(nn.Module):
     """obs -> normalised action in [-1, 1], with nothing outside torch.
 
-    The actor's tanh output already is that action; the clamp states the contract for any
-    future head whose output is computed otherwise (e.g. torques from a PD law inside the model,
-    which would be divided by the bound first)."""
+    Torque control: the actor's tanh output already is that action. PD control: the actor's
+    output is a joint target, and the PD law runs inside the model on the input's joint
+    positions and velocities (its first 24 values, raw or feature observation alike), giving
+    torques that are divided by the bound and clipped, so the SDK's mapping restores them. The
+    platform calls the model at every env step, so a submitted PD policy re-decides its target
+    at every step, whatever decimation it trained with."""
 
-    def __init__(self, actor: Actor) -> None:
+    def __init__(self, actor: Actor, control: ControlSpec | None, torque_bound=None) -> None:
         super().__init__()
         self.actor = copy.deepcopy(actor).eval()
         set_onednn(self.actor, False)  # plain F.linear: traceable and portable
+        self.pd = control is not None and control.control == "pd"
+        if self.pd:
+            as_tensor = lambda v: torch.as_tensor(v, dtype=torch.float32)  # noqa: E731
+            self.register_buffer("kp", as_tensor(control.kp))
+            self.register_buffer("kd", as_tensor(control.kd))
+            self.register_buffer("pose", as_tensor(control.pose))
+            self.register_buffer("bound", as_tensor(torque_bound))
+            self.scale = float(control.action_scale)
 
     def forward(self, obs: Tensor) -> Tensor:
-        return self.actor(obs).clamp(-1.0, 1.0)
+        action = self.actor(obs).clamp(-1.0, 1.0)
+        if not self.pd:
+            return action
+        target = self.pose + self.scale * action
+        q, q_dot = obs[:, :N_JOINTS], obs[:, N_JOINTS : 2 * N_JOINTS]
+        torque = self.kp * (target - q) - self.kd * q_dot
+        return (torque / self.bound).clamp(-1.0, 1.0)
 
 
 def task_by_obs_size(trained_tasks: list[str]) -> dict[int, str]:
@@ -225,7 +243,14 @@ def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
     task_table = task_by_obs_size(tasks)
     writable_dir(out_dir, "--save-dir")
     target = out_dir / MODEL_FILES[fmt]
-    _write_model(NormalisedActor(actor).eval(), torch.zeros(1, actor.obs_dim), target, fmt)
+    control = control_of(meta)
+    bound = None
+    if control is not None and control.control == "pd":
+        env = make_env(tasks[0])  # the torque bounds the PD law clips to (symmetric here)
+        bound = env.action_space.high
+        env.close()
+    model = NormalisedActor(actor, control, bound).eval()
+    _write_model(model, torch.zeros(1, actor.obs_dim), target, fmt)
     (out_dir / PREPROCESSOR).write_text(preprocessor_source(obs_mode, actor.obs_dim, task_table))
     (out_dir / MANIFEST).write_text(
         json.dumps(
@@ -238,6 +263,7 @@ def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
                 "obs_dim": actor.obs_dim,
                 "act_dim": actor.act_dim,
                 "action": "normalised to [-1, 1]; the SAI SDK maps it onto the action bounds",
+                "control": control.as_dict() if control else None,
             },
             indent=2,
         )

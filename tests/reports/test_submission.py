@@ -151,3 +151,31 @@ def test_evaluate_refuses_what_is_not_a_loadable_export(two_task_run, tmp_path):
 
     (broken / "actor.pt").unlink()
     assert_one_line_error(soccer_td3("evaluate", str(broken)), "without its actor.pt")
+
+
+def test_a_pd_export_emits_the_pd_torque_over_the_bound(tmp_path):
+    """PD control: the exported model runs the PD law on the input's joints, so the SDK's
+    mapping gives the torque JointControl applies (decimation 1: both decide every step)."""
+    from soccer_td3.config import TrainConfig
+    from soccer_td3.envs.control import JointControl
+
+    spec = TrainConfig(control="pd", decimation=1).control_spec
+    folder = tmp_path / "weights"
+    torch.manual_seed(0)
+    actor = Actor(FEATURE_SIZE, 12, [64, 64], -np.ones(12), np.ones(12))
+    meta = {"tasks": list(COMPETITION_TASKS), "obs": "features", "control": spec.as_dict()}
+    save_weights(folder, actor, TwinCritic(FEATURE_SIZE, 12, [64]), meta)
+    out = tmp_path / "submission"
+    export(folder / ACTOR_FILE, out)
+    for task in COMPETITION_TASKS:
+        env = JointControl(make_env(task, seed=0), spec)
+        manager = sdk_manager(out, "actor.pt", env.env)  # the platform's env: torques
+        obs, info = env.reset(seed=0)
+        for _ in range(30):
+            normalised = policy_action(actor, features(obs, info, task))  # bounds are ±1
+            want = env.torque(env.target(normalised), obs)
+            sdk = np.asarray(manager.get_action(obs, info))[0]
+            np.testing.assert_allclose(sdk, want, rtol=0, atol=1e-4, err_msg=task)
+            obs, _, terminated, truncated, info = env.step(normalised)
+            if terminated or truncated:
+                obs, info = env.reset()

@@ -148,3 +148,26 @@ def test_unshaped_run_still_logs_the_env_reward(tiny_config, tmp_path: Path):
         last = list(csv.DictReader(handle))[-1]
     assert float(last["rollout/env_rew_mean"]) == pytest.approx(float(last["rollout/ep_rew_mean"]))
     assert not [key for key in last if key.startswith("shaping/")]
+
+
+def test_a_pd_run_counts_env_steps_and_evaluates_with_its_control(tmp_path: Path):
+    config = TrainConfig(
+        control="pd", decimation=10, timesteps=2000, learning_starts=500, log_interval=500,
+        eval_freq=2000, eval_episodes=1, batch_size=32, actor_net=[64, 64],
+        critic_net=[64, 64], device="cpu", checkpoint_freq=0,
+    )  # fmt: skip
+    final = train(config, tmp_path)
+    with (tmp_path / "progress.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    # Rows in env steps: the first step at or past each 500 (a held action lasts 10, or less
+    # when an episode ends inside it).
+    steps = [int(r["time/total_timesteps"]) for r in rows]
+    assert all(k * 500 <= s < k * 500 + 10 for k, s in enumerate(steps, 1)), steps
+    # One update per transition, a transition being 10 env steps (fewer when an episode ends).
+    assert 150 <= int(rows[-1]["train/n_updates"]) <= 170
+    # Held targets around the pose keep the robot up far longer than random torques (~150).
+    assert float(rows[-1]["eval/LowerT1GoaliePenaltyKick-v0/ep_len_mean"]) > 300
+    meta_control = __import__("json").loads(
+        __import__("safetensors").safe_open(str(final / ACTOR_FILE), "pt").metadata()["control"]
+    )
+    assert meta_control["control"] == "pd" and meta_control["decimation"] == 10

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
+from soccer_td3.envs.control import ControlSpec, JointControl
 from soccer_td3.envs.observation import FEATURE_SIZE, features
 from soccer_td3.envs.registry import make_env
 from soccer_td3.envs.shaping import RewardShaping, ShapingWeights
@@ -37,12 +38,17 @@ def make_task_env(
     obs_mode: str,
     shaping: ShapingWeights | None = None,
     gamma: float = 0.99,
+    control: ControlSpec | None = None,
     **gym_kwargs,
 ) -> gym.Env:
-    """`task`'s env with `shaping` (None: the env's own reward; gamma is the learner's, which
-    the potential terms need to stay policy-invariant) and `obs_mode` raw or features;
-    `gym_kwargs` go to gym.make (render_mode="rgb_array", width, height)."""
+    """`task`'s env with its `control` (None or the seed's torques: the bare env), `shaping`
+    (None: the env's own reward; gamma is the learner's, which the potential terms need to
+    stay policy-invariant) and `obs_mode` raw or features; `gym_kwargs` go to gym.make
+    (render_mode="rgb_array", width, height). Control sits innermost: it needs the raw joint
+    observation, and shaping then sees one step per policy action, as the learner's gamma does."""
     env = make_env(task, seed, **gym_kwargs)
+    if control is not None and control.needs_wrapper:
+        env = JointControl(env, control)
     if shaping is not None:
         env = RewardShaping(env, shaping, gamma)
     return FeatureObservation(env, task) if obs_mode == "features" else env

@@ -14,6 +14,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from soccer_td3.envs.build import make_task_env
+from soccer_td3.envs.control import ControlSpec
 from soccer_td3.envs.registry import task_spec
 from soccer_td3.envs.shaping import ShapingWeights
 
@@ -25,6 +26,7 @@ def make_vector_env(
     obs_mode: str = "raw",
     shaping: ShapingWeights | None = None,
     gamma: float = 0.99,
+    control: ControlSpec | None = None,
 ) -> tuple[SyncVectorEnv, list[str]]:
     """`envs_per_task` copies of each task, interleaved (env i plays tasks[i % len(tasks)]) so
     every vector step feeds the buffer the tasks in equal share; returns the env and each
@@ -37,7 +39,7 @@ def make_vector_env(
         task_spec(task)
 
     def factory(i: int, task: str):
-        return lambda: make_task_env(task, seed + i, obs_mode, shaping, gamma)
+        return lambda: make_task_env(task, seed + i, obs_mode, shaping, gamma, control)
 
     envs = SyncVectorEnv(
         [factory(i, task) for i, task in enumerate(env_tasks)],
@@ -70,3 +72,15 @@ def final_infos(infos: dict, episode_ended: np.ndarray) -> list[dict]:
     """Per-env info dict of the last step of each episode that just ended, in env order."""
     batched = infos.get("final_info", {})
     return [_unbatch(batched, i) for i in np.flatnonzero(episode_ended)]
+
+
+def env_steps_taken(infos: dict, episode_ended: np.ndarray) -> np.ndarray:
+    """Env steps each env's transition lasted: 1, or what a held action (envs/control.py)
+    reports in info["env_steps"] (for an env that just reset, in its final_info)."""
+    steps = np.ones(len(episode_ended), dtype=np.int64)
+    if "env_steps" in infos:
+        steps = np.where(infos["_env_steps"], infos["env_steps"], steps)
+    final = infos.get("final_info", {})
+    if "env_steps" in final:
+        steps = np.where(final["_env_steps"] & episode_ended, final["env_steps"], steps)
+    return steps

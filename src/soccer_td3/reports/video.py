@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from soccer_td3.agent.networks import Actor
+from soccer_td3.envs.control import ControlSpec
 
 CONTROL_HZ = 500  # sai_mujoco's render_fps: one env step is 2 ms of simulated time
 
@@ -47,6 +48,7 @@ def record_video(
     fps: int = 25,
     size: tuple[int, int] = (480, 270),
     seed: int = 0,
+    control: ControlSpec | None = None,
 ) -> int:
     """Play `seconds` of each task (episodes back to back) into `path`; returns frames written."""
     use_offscreen_gl()
@@ -56,7 +58,8 @@ def record_video(
     from soccer_td3.envs.build import make_task_env
     from soccer_td3.training.evaluation import policy_action
 
-    every = max(1, CONTROL_HZ // fps)
+    # A frame every CONTROL_HZ / fps env steps; one env.step is `decimation` of them.
+    every = max(1, CONTROL_HZ // fps // (control.decimation if control else 1))
     frames_per_task = round(seconds * fps)
     written = 0
     with (
@@ -66,7 +69,13 @@ def record_video(
         for task in tasks:
             bar = progress.add_task(f"video {task}", total=frames_per_task)
             env = make_task_env(
-                task, seed, obs_mode, render_mode="rgb_array", width=size[0], height=size[1]
+                task,
+                seed,
+                obs_mode,
+                control=control,
+                render_mode="rgb_array",
+                width=size[0],
+                height=size[1],
             )
             obs, _ = env.reset(seed=seed)
             step = task_frames = 0

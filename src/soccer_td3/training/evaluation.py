@@ -14,6 +14,7 @@ import torch
 
 from soccer_td3.agent.networks import Actor
 from soccer_td3.envs.build import make_task_env
+from soccer_td3.envs.control import ControlSpec
 from soccer_td3.envs.observation import FEATURE_SIZE
 from soccer_td3.envs.registry import task_spec
 from soccer_td3.envs.score import competition_score
@@ -63,7 +64,7 @@ def run_episode(env, act: Policy, seed: int):
     while True:
         obs, reward, terminated, truncated, info = env.step(act(obs, info))
         total += float(reward)
-        length += 1
+        length += info.get("env_steps", 1)  # in env steps, whatever the control
         if terminated or truncated:
             return total, length, info
 
@@ -98,17 +99,23 @@ def play_task(
 
 
 def evaluate_task(
-    actor: Actor, obs_mode: str, task: str, episodes: int, seed: int = 0, noise: float = 0.0
+    actor: Actor,
+    obs_mode: str,
+    task: str,
+    episodes: int,
+    seed: int = 0,
+    noise: float = 0.0,
+    control: ControlSpec | None = None,
 ) -> TaskResult:
     spec = task_spec(task)
     obs_dim = FEATURE_SIZE if obs_mode == "features" else spec.obs_dim
-    if (actor.obs_dim, actor.act_dim) != (obs_dim, spec.act_dim):
+    if (actor.obs_dim, actor.act_dim) != (obs_dim, spec.act_dim):  # pd also drives 12 joints
         raise UserError(
             f"the actor maps obs {actor.obs_dim} -> action {actor.act_dim}, but {task} with "
             f"obs {obs_mode} gives obs {obs_dim} and takes action {spec.act_dim}; "
             "evaluate it on the task(s) it was trained on"
         )
-    env = make_task_env(task, seed, obs_mode)
+    env = make_task_env(task, seed, obs_mode, control=control)
     rng = np.random.default_rng(seed)
     return play_task(
         env,

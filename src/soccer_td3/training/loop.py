@@ -26,7 +26,7 @@ from soccer_td3.agent.td3 import TD3Learner
 from soccer_td3.agent.weights import save_weights
 from soccer_td3.config import TrainConfig
 from soccer_td3.cores import ThreadGovernor, use_available_cores
-from soccer_td3.envs.vector import final_infos, make_vector_env, true_next_obs
+from soccer_td3.envs.vector import env_steps_taken, final_infos, make_vector_env, true_next_obs
 from soccer_td3.errors import UserError
 from soccer_td3.training.checkpoint import Checkpoint, restore, save_checkpoint
 from soccer_td3.training.evaluation import evaluate_task
@@ -99,7 +99,11 @@ def apply_init_weights(learner: TD3Learner, init: PretrainedWeights) -> str:
 
 
 def save_policy(folder: Path, learner: TD3Learner, config: TrainConfig) -> None:
-    meta = {"tasks": config.env, "obs": config.observation_mode}
+    meta = {
+        "tasks": config.env,
+        "obs": config.observation_mode,
+        "control": config.control_spec.as_dict(),
+    }
     save_weights(folder, learner.actor, learner.critic, meta)
 
 
@@ -112,6 +116,7 @@ def evaluate_during_training(learner: TD3Learner, config: TrainConfig) -> dict[s
             task,
             config.eval_episodes,
             seed=config.seed + 10_000,
+            control=config.control_spec,
         )
         for task in config.env
     ]
@@ -181,14 +186,18 @@ class TrainingRun:
         ended = terminated | truncated
         self.buffer.add(obs_t, action, reward, true_next_obs(next_obs, infos, ended), terminated)
         self.obs = next_obs
-        self.state.step += num_envs
-        return reward, ended, infos
+        env_steps = env_steps_taken(infos, ended)  # > 1 per transition with decimation
+        self.state.step += int(env_steps.sum())
+        return reward, ended, infos, env_steps
 
-    def record_finished_episodes(self, reward: np.ndarray, ended: np.ndarray, infos: dict):
-        """Episode sums per env. (gymnasium's RecordEpisodeStatistics assumes NEXT_STEP
-        autoreset and would drop each episode's first reward under our SAME_STEP mode.)"""
+    def record_finished_episodes(
+        self, reward: np.ndarray, ended: np.ndarray, infos: dict, env_steps: np.ndarray
+    ) -> None:
+        """Episode sums per env, lengths in env steps. (gymnasium's RecordEpisodeStatistics
+        assumes NEXT_STEP autoreset and would drop each episode's first reward under our
+        SAME_STEP mode, and it counts transitions, not env steps.)"""
         self.episode_return += reward
-        self.episode_length += 1
+        self.episode_length += env_steps
         state = self.state
         for i, info in zip(np.flatnonzero(ended), final_infos(infos, ended), strict=True):
             episode = {
@@ -210,8 +219,8 @@ class TrainingRun:
             self.episode_return[i], self.episode_length[i] = 0.0, 0
 
     def train_when_due(self) -> None:
-        """gradient_steps every train_freq env steps after learning_starts, whatever the
-        number of envs."""
+        """gradient_steps every train_freq transitions after learning_starts, whatever the
+        number of envs (a transition is one env step, or `decimation` of them)."""
         config, state = self.config, self.state
         if state.step <= config.learning_starts:
             return
@@ -338,6 +347,7 @@ def train(
         # No wrapper (and nothing added to each env step) when every weight is 0.
         shaping=config.shaping if config.shaping.active else None,
         gamma=config.gamma,
+        control=config.control_spec,
     )
     obs_dim = envs.single_observation_space.shape[0]
     act_dim = envs.single_action_space.shape[0]
@@ -381,7 +391,7 @@ def train(
                 run.evaluate_when_due()
                 if (status := run.log_when_due()) is not None:
                     progress.update(bar, completed=state.step, status=status)
-                elif state.step % 100 < run.num_envs:
+                elif state.step % 100 < run.num_envs * config.decimation:
                     progress.update(bar, completed=state.step)
                 run.checkpoint_when_due(stop.requested)
     finally:

@@ -1,0 +1,93 @@
+"""How a policy's action becomes joint torques: straight torques, or joint targets through a PD
+law as the official Booster controller does, each held for `decimation` env steps.
+
+The env steps at 500 Hz (2 ms). The official controller (the kit's booster_control/t1_utils.py
+and lower_t1.yaml) decides every 10th step (50 Hz): target = pose + scale * clip(action, -1, 1),
+and at every env step torque = clip(Kp (target - q) - Kd q_dot) to the actuator range, q and
+q_dot being obs[:12] and obs[12:24]. A held action's transition sums the rewards of its env
+steps and ends at the first termination or truncation inside the hold. `info["env_steps"]`
+says how many env steps it lasted, so lengths and fps stay in env steps for either control.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import gymnasium as gym
+import numpy as np
+
+N_JOINTS = 12  # hip pitch, hip roll, hip yaw, knee, ankle pitch, ankle roll; left then right
+
+
+@dataclass(frozen=True)
+class ControlSpec:
+    """How actions reach the joints. No defaults here: TrainConfig's control, decimation and
+    pd_* fields are their one source (the official values)."""
+
+    control: str  # "torque" | "pd"
+    decimation: int
+    kp: tuple[float, ...]
+    kd: tuple[float, ...]
+    pose: tuple[float, ...]
+    action_scale: float
+
+    @property
+    def needs_wrapper(self) -> bool:
+        """The seed's recipe (torque, every step) runs on the bare env: nothing per step."""
+        return self.control != "torque" or self.decimation != 1
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def pd_torque(
+    target: np.ndarray,
+    q: np.ndarray,
+    q_dot: np.ndarray,
+    kp: np.ndarray,
+    kd: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+) -> np.ndarray:
+    return np.clip(kp * (target - q) - kd * q_dot, low, high)
+
+
+class JointControl(gym.Wrapper):
+    """`control` "pd": actions in [-1, 1] are joint targets around the pose; "torque": actions
+    are the env's torques. Either way one action lasts `decimation` env steps."""
+
+    def __init__(self, env: gym.Env, spec: ControlSpec) -> None:
+        super().__init__(env)
+        self.control, self.decimation = spec.control, spec.decimation
+        self.low = env.action_space.low.astype(np.float64)
+        self.high = env.action_space.high.astype(np.float64)
+        self.kp, self.kd = np.asarray(spec.kp), np.asarray(spec.kd)
+        self.pose, self.scale = np.asarray(spec.pose), spec.action_scale
+        if self.control == "pd":
+            self.action_space = gym.spaces.Box(-1.0, 1.0, (N_JOINTS,), np.float32)
+        self._obs: np.ndarray | None = None
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        self._obs = obs
+        return obs, info
+
+    def target(self, action: np.ndarray) -> np.ndarray:
+        return self.pose + self.scale * np.clip(np.asarray(action, np.float64), -1.0, 1.0)
+
+    def torque(self, target: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        q, q_dot = obs[:N_JOINTS], obs[N_JOINTS : 2 * N_JOINTS]
+        return pd_torque(target, q, q_dot, self.kp, self.kd, self.low, self.high)
+
+    def step(self, action):
+        target = self.target(action) if self.control == "pd" else None
+        total, env_steps = 0.0, 0
+        while True:
+            torque = self.torque(target, self._obs) if target is not None else action
+            obs, reward, terminated, truncated, info = self.env.step(torque)
+            self._obs, env_steps = obs, env_steps + 1
+            total += float(reward)
+            if terminated or truncated or env_steps == self.decimation:
+                break
+        info["env_steps"] = env_steps
+        return obs, total, terminated, truncated, info
