@@ -170,3 +170,70 @@ def test_bad_init_from_is_one_line_exit_2_and_writes_nothing(tmp_path: Path):
         )
         assert_one_line_error(result, *words)
         assert not (tmp_path / "run").exists()
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+TINY_RUN = [
+    "--timesteps", "300", "--learning-starts", "100", "--batch-size", "32", "--net", "64,64",
+    "--log-interval", "100", "--checkpoint-freq", "300", "--device", "cpu",
+]  # fmt: skip
+
+
+def test_a_refused_resume_changes_nothing_and_a_finished_run_says_how_to_extend(tmp_path):
+    run = tmp_path / "run"
+    assert soccer_td3("train", *TINY_RUN, "--save-dir", str(run)).returncode == 0
+    before = checksums(run)
+    for extra in (["--timesteps", "200"], []):  # fewer steps; then the run's own, reached
+        result = soccer_td3("train", "--resume", str(run), *extra)
+        assert_one_line_error(result, "is complete to step 300", "--timesteps 600")
+        assert checksums(run) == before
+    result = soccer_td3("train", "--resume", str(run), "--timesteps", "400")
+    assert result.returncode == 0, result.stderr
+    assert "timesteps: 400" in (run / "config.yaml").read_text()
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_errors_before_the_first_step_leave_no_folder(tmp_path):
+    for args, words in (
+        (["--device", "cuda"], "no CUDA GPU is visible"),
+        (["--net", "1000000000"], "GB available"),
+    ):
+        run = tmp_path / "run"
+        assert_one_line_error(soccer_td3("train", *args, "--save-dir", str(run)), words)
+        assert not run.exists()
+    # And the next try gets the folder it asked for, not run_1.
+    assert soccer_td3("train", *TINY_RUN, "--save-dir", str(tmp_path / "run")).returncode == 0
+    assert not (tmp_path / "run_1").exists()
+
+
+def test_a_raw_pickle_in_an_sb3_zip_is_one_line_without_torch_warnings(tmp_path):
+    import pickle
+    import zipfile
+
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr("policy.pth", pickle.dumps({"actor.mu.0.weight": object()}, protocol=4))
+    result = soccer_td3("train", "--init-from", str(evil), "--save-dir", str(tmp_path / "r"))
+    assert_one_line_error(result, "policy.pth is not a plain state_dict")
+    assert "Detected pickle protocol" not in result.stderr and "Warning" not in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_export_never_overwrites_an_export(two_task_run, tmp_path):
+    out = tmp_path / "submission"
+    assert soccer_td3("export", str(two_task_run), "--save-dir", str(out)).returncode == 0
+    before = checksums(out)
+    again = soccer_td3("export", str(two_task_run), "--save-dir", str(out))
+    assert again.returncode == 0, again.stderr
+    assert f"writing this one to {out}_1" in again.stdout
+    assert checksums(out) == before
+    assert (tmp_path / "submission_1" / "actor.pt").is_file()

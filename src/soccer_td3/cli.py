@@ -8,6 +8,7 @@ handler in its parser's defaults: main() dispatches on that, not on the command'
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -229,23 +230,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def trained_any_step(run_dir: Path) -> bool:
+    """Whether a run folder holds anything of training: a checkpoint or a metrics row."""
+    progress = run_dir / "progress.csv"
+    rows = progress.read_text().count("\n") if progress.is_file() else 0
+    return (run_dir / "checkpoints").exists() or rows > 1
+
+
 def run_train(args: argparse.Namespace) -> None:
     from rich.console import Console
 
     from soccer_td3.training.loop import load_init_weights, template_networks, train
     from soccer_td3.training.run_dir import new_run_dir
-    from soccer_td3.training.settings import resolve_cpu_matmul
+    from soccer_td3.training.settings import check_memory, resolve_cpu_matmul, resolve_device
     from soccer_td3.training.signals import RedFlagStop, TrainingInterrupted
 
     console = Console(stderr=True)
     checkpoint = None
     if args.resume is not None:
-        from soccer_td3.training.checkpoint import check_compatible, load_checkpoint
+        from soccer_td3.training.checkpoint import (
+            check_compatible,
+            check_resumable,
+            load_checkpoint,
+        )
 
         checkpoint = load_checkpoint(args.resume)  # a bad checkpoint fails before any write
         run_dir = checkpoint.path.parent.parent
         args.config = args.config or run_dir / "config.yaml"
     config = config_from_args(args)
+    # Every check that can fail runs before anything is written: no folder is left behind
+    # and a run's config.yaml changes only once its resume is accepted.
+    check_memory(config, resolve_device(config.device))
     init = load_init_weights(config)  # a bad --init-from fails here, before anything is written
     if checkpoint is not None:
         if config.env != checkpoint.state["tasks"]:
@@ -254,6 +269,7 @@ def run_train(args: argparse.Namespace) -> None:
                 f"{config.env}; resume it with its own tasks"
             )
         check_compatible(checkpoint, *template_networks(config))
+        check_resumable(checkpoint, config, run_dir)
     else:
         run_dir = new_run_dir(args.save_dir)
         if run_dir != args.save_dir:
@@ -279,6 +295,10 @@ def run_train(args: argparse.Namespace) -> None:
             file=sys.stderr,
         )
         raise SystemExit(3) from None
+    except UserError:
+        if checkpoint is None and not trained_any_step(run_dir):
+            shutil.rmtree(run_dir, ignore_errors=True)  # an error before the first step
+        raise
     except TrainingInterrupted as stopped:
         print(
             f"interrupted at step {stopped.step}; checkpoint written to {stopped.checkpoint}. "

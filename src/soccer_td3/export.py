@@ -213,6 +213,21 @@ state = Preprocessor().modify_state(obs, info)
 action = session.run(None, {"obs": state[None]})[0][0]"""
 
 
+EXPORT_FILES = (*MODEL_FILES.values(), PREPROCESSOR, MANIFEST, "README.md")
+
+
+def new_export_dir(out_dir: Path) -> Path:
+    """`out_dir`, or the first free `out_dir_<n>` when it already holds an export's files:
+    as train never overwrites a run, export never overwrites an export."""
+    candidate, n = out_dir, 1
+    while any((candidate / name).exists() for name in EXPORT_FILES):
+        candidate = out_dir.with_name(f"{out_dir.name}_{n}")
+        n += 1
+    if candidate != out_dir:
+        print(f"{out_dir} already holds an export; writing this one to {candidate}")
+    return writable_dir(candidate, "--save-dir")
+
+
 def preprocessor_source(obs_mode: str, input_size: int, task_table: dict[int, str]) -> str:
     head = PREPROCESSOR_HEAD.format(obs_mode=obs_mode, input_size=input_size, task_table=task_table)
     return head + "\n" + inspect.getsource(observation)
@@ -241,7 +256,7 @@ def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
     obs_mode = meta.get("obs", "raw")
     tasks = list(meta.get("tasks") or [])
     task_table = task_by_obs_size(tasks)
-    writable_dir(out_dir, "--save-dir")
+    out_dir = new_export_dir(out_dir)
     target = out_dir / MODEL_FILES[fmt]
     control = control_of(meta)
     bound = None

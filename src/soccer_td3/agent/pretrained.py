@@ -10,6 +10,7 @@ the same indices, and `critic.qf0`/`qf1` are our `TwinCritic.q_nets[0]`/`[1]`.
 from __future__ import annotations
 
 import io
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,11 @@ def _from_sb3_zip(path: Path) -> tuple[dict[str, Tensor], dict[str, Tensor] | No
     except zipfile.BadZipFile:
         raise UserError(f"{path} is not a readable zip archive; pass an SB3 .zip") from None
     try:
-        state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+        # A raw pickle makes torch warn ("Detected pickle protocol 4", three lines) before it
+        # refuses: the refusal below is the one line the user gets.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for bad or unsafe pickles
         raise UserError(
             f"{path}: policy.pth is not a plain state_dict ({exc.__class__.__name__})"

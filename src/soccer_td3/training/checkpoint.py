@@ -208,3 +208,20 @@ def restore(checkpoint: Checkpoint, learner: TD3Learner, buffer: ReplayBuffer) -
     buffer.pos = checkpoint.state["buffer_pos"]
     learner.n_updates = checkpoint.state["n_updates"]
     torch.set_rng_state(checkpoint.buffer["torch_rng"])
+
+
+def check_resumable(checkpoint: Checkpoint, config, run_dir: Path) -> None:
+    """Refuse, before anything is written, a resume that cannot continue: a run already at its
+    --timesteps, a smaller --timesteps, or a buffer_size below the rows the checkpoint holds."""
+    step, rows = checkpoint.state["step"], checkpoint.state["buffer_size"]
+    if config.timesteps <= step:
+        raise UserError(
+            f"{run_dir} is complete to step {step} (its checkpoint), and --timesteps "
+            f"{config.timesteps} asks for no more; to train it further resume with a larger "
+            f"--timesteps, e.g. soccer-td3 train --resume {run_dir} --timesteps {2 * step}"
+        )
+    if rows > min(config.buffer_size, config.timesteps):
+        raise UserError(
+            f"checkpoint {checkpoint.path} holds {rows} replay transitions, more than "
+            f"buffer_size {config.buffer_size}; resume with buffer_size of at least {rows}"
+        )

@@ -8,6 +8,7 @@ way (as `--precision`, `--compile` and `--cpu-matmul` once were) without a TypeE
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -110,3 +111,44 @@ def precision_warning(config: TrainConfig, flags: set[str] | None = None) -> str
         "WARNING: --precision bf16 on a CPU without native bf16 (no avx512_bf16, no AMX): "
         "the products are emulated and the run will be slower than fp32 (README, Performance)"
     )
+
+
+def mlp_parameters(in_dim: int, hidden: list[int], out_dim: int) -> int:
+    dims = [in_dim, *hidden, out_dim]
+    return sum(a * b + b for a, b in pairwise(dims))
+
+
+def memory_needed(config: TrainConfig) -> int:
+    """Bytes the learner and the replay buffer will take, before any of it is allocated: each
+    network's weights four times over (online, target, gradient, two Adam moments less the
+    target's), a batch's activations, and the buffer's rows (obs, action, reward, next obs,
+    done) in fp32."""
+    obs, act = config.observation_size, config.action_size
+    actor = mlp_parameters(obs, config.actor_net, act)
+    critic = 2 * mlp_parameters(obs + act, config.critic_net, 1)
+    weights = 5 * 4 * (actor + critic)
+    activations = 4 * 4 * config.batch_size * (sum(config.actor_net) + 2 * sum(config.critic_net))
+    rows = min(config.buffer_size, config.timesteps)
+    return weights + activations + 4 * rows * (2 * obs + act + 2)
+
+
+def available_memory() -> int | None:
+    try:
+        for line in open("/proc/meminfo"):  # noqa: SIM115
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_memory(config: TrainConfig, device: torch.device) -> None:
+    need, free = memory_needed(config), available_memory()
+    if device.type == "cuda":
+        free = torch.cuda.mem_get_info()[0]
+    if free is not None and need > free:
+        raise UserError(
+            f"the networks and the replay buffer need about {need / 1e9:.1f} GB, but this "
+            f"machine has {free / 1e9:.1f} GB available; use smaller --net / --actor-net / "
+            "--critic-net or --buffer-size"
+        )
