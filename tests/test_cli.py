@@ -237,3 +237,21 @@ def test_export_never_overwrites_an_export(two_task_run, tmp_path):
     assert f"writing this one to {out}_1" in again.stdout
     assert checksums(out) == before
     assert (tmp_path / "submission_1" / "actor.pt").is_file()
+
+
+def test_undoing_a_run_that_never_trained_keeps_what_was_there(tmp_path):
+    from soccer_td3.cli import remove_what_we_wrote, trained_any_step
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "notes.txt").write_text("the user's")
+    found = set(run.iterdir())
+    (run / "config.yaml").write_text("timesteps: 1\n")
+    (run / "tb").mkdir()
+    (run / "progress.csv").write_text("time/total_timesteps\n")  # a header, no row
+    assert not trained_any_step(run)
+    remove_what_we_wrote(run, found)
+    assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]
+    (run / "notes.txt").unlink()
+    remove_what_we_wrote(run, set())
+    assert not run.exists()

@@ -237,6 +237,16 @@ def trained_any_step(run_dir: Path) -> bool:
     return (run_dir / "checkpoints").exists() or rows > 1
 
 
+def remove_what_we_wrote(run_dir: Path, found: set[Path]) -> None:
+    """Undo a run folder that never trained: what this run wrote, and the folder if it is
+    then empty; anything that was there before stays."""
+    for path in run_dir.iterdir():
+        if path not in found:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    if not any(run_dir.iterdir()):
+        run_dir.rmdir()
+
+
 def run_train(args: argparse.Namespace) -> None:
     from rich.console import Console
 
@@ -272,6 +282,7 @@ def run_train(args: argparse.Namespace) -> None:
         check_resumable(checkpoint, config, run_dir)
     else:
         run_dir = new_run_dir(args.save_dir)
+        found = set(run_dir.iterdir())  # a user's files in a reused folder are never removed
         if run_dir != args.save_dir:
             console.print(f"{args.save_dir} already holds a run; writing this one to {run_dir}")
     config, matmul_line = resolve_cpu_matmul(config)  # config.yaml records the choice
@@ -297,7 +308,7 @@ def run_train(args: argparse.Namespace) -> None:
         raise SystemExit(3) from None
     except UserError:
         if checkpoint is None and not trained_any_step(run_dir):
-            shutil.rmtree(run_dir, ignore_errors=True)  # an error before the first step
+            remove_what_we_wrote(run_dir, found)  # an error before the first step
         raise
     except TrainingInterrupted as stopped:
         print(
