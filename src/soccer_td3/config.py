@@ -142,6 +142,14 @@ class TrainConfig(BaseModel):
     pd_action_scale: float = Field(
         1.0, gt=0, description="Target offset in rad of a full action of 1 (pd control)."
     )
+    obs_norm: bool = Field(
+        False,
+        description="Normalise observations by a running mean and variance of those collected "
+        "(frozen in evaluation; saved with the weights, checkpoints and export).",
+    )
+    obs_norm_clip: float = Field(
+        10.0, gt=0, description="Normalised observations are clipped to +-this."
+    )
     # --- speed (none of these changes the maths; bf16 rounds the matmul inputs)
     num_envs: int = Field(
         1,

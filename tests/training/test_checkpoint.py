@@ -90,10 +90,14 @@ def test_sigterm_writes_a_checkpoint_and_exits_0(tmp_path: Path):
     assert checkpoint.state["step"] >= 200
 
 
-def test_restore_is_bitwise(tmp_path: Path):
-    config = tiny(cpu_matmul="onednn")
+@pytest.mark.parametrize(
+    "settings", [{}, {"control": "pd", "decimation": 10, "obs_norm": True}], ids=["torque", "pd"]
+)
+def test_restore_is_bitwise(tmp_path: Path, settings: dict):
+    config = tiny(cpu_matmul="onednn", **settings)
     torch.manual_seed(0)
     learner = build_learner(config, 45, 12, -np.ones(12), np.ones(12), "cpu")
+    learner.observe(torch.randn(300, 45) * 3 + 1)  # obs_norm statistics (a no-op without)
     buffer = ReplayBuffer(500, 45, 12)
     rng = np.random.default_rng(0)
     buffer.add(

@@ -171,3 +171,31 @@ def test_a_pd_run_counts_env_steps_and_evaluates_with_its_control(tmp_path: Path
         __import__("safetensors").safe_open(str(final / ACTOR_FILE), "pt").metadata()["control"]
     )
     assert meta_control["control"] == "pd" and meta_control["decimation"] == 10
+
+
+def test_obs_norm_statistics_are_those_of_the_collected_observations(tmp_path: Path):
+    """The buffer holds every observation acted on; the actor's statistics must be exactly
+    their mean and variance, and evaluation must leave them as they were."""
+    from safetensors.torch import load_file
+
+    from soccer_td3.training.checkpoint import load_checkpoint
+
+    config = TrainConfig(
+        control="pd", decimation=2, obs_norm=True, timesteps=600, learning_starts=200,
+        log_interval=200, eval_freq=300, eval_episodes=1, batch_size=32,
+        actor_net=[64, 64], critic_net=[64, 64], device="cpu", checkpoint_freq=600,
+    )  # fmt: skip
+    final = train(config, tmp_path)
+    checkpoint = load_checkpoint(tmp_path)
+    rows = checkpoint.buffer["rows"][: checkpoint.state["buffer_size"], :45].double().numpy()
+    saved = load_file(str(final / ACTOR_FILE))
+    np.testing.assert_allclose(saved["obs_norm.mean"].numpy(), rows.mean(0), atol=1e-9)
+    np.testing.assert_allclose(saved["obs_norm.var"].numpy(), rows.var(0), rtol=1e-6, atol=1e-9)
+    assert float(saved["obs_norm.count"]) == len(rows)
+    for name in ("actor", "critic", "actor_target", "critic_target"):
+        assert torch.equal(checkpoint.nets[f"{name}.obs_norm.mean"], saved["obs_norm.mean"])
+    actor = load_actor(final / ACTOR_FILE)
+    from soccer_td3.training.evaluation import evaluate_task
+
+    evaluate_task(actor, "raw", "LowerT1GoaliePenaltyKick-v0", 1, control=config.control_spec)
+    assert torch.equal(actor.obs_norm.mean, saved["obs_norm.mean"])  # frozen in evaluation

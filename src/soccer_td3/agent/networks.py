@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from soccer_td3.agent.obs_norm import ObsNormalizer
 from soccer_td3.agent.onednn_linear import FastLinear, linear
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -41,9 +42,11 @@ class Actor(nn.Module):
         action_low: Sequence[float],
         action_high: Sequence[float],
         activation: str = "relu",
+        obs_norm_clip: float | None = None,
     ) -> None:
         super().__init__()
         self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.obs_norm = None if obs_norm_clip is None else ObsNormalizer(obs_dim, obs_norm_clip)
         self.hidden = list(hidden)
         self.activation = activation
         self.net = mlp(obs_dim, hidden, act_dim, activation)
@@ -55,6 +58,8 @@ class Actor(nn.Module):
         self.register_buffer("action_bias", (high + low) / 2)
 
     def forward(self, obs: Tensor) -> Tensor:
+        if self.obs_norm is not None:
+            obs = self.obs_norm(obs)
         return torch.tanh(self.net(obs))
 
     def to_env_units(self, normalised_action: Tensor) -> Tensor:
@@ -79,15 +84,23 @@ class TwinCritic(nn.Module):
     """
 
     def __init__(
-        self, obs_dim: int, act_dim: int, hidden: Sequence[int], activation: str = "relu"
+        self,
+        obs_dim: int,
+        act_dim: int,
+        hidden: Sequence[int],
+        activation: str = "relu",
+        obs_norm_clip: float | None = None,
     ) -> None:
         super().__init__()
         self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.obs_norm = None if obs_norm_clip is None else ObsNormalizer(obs_dim, obs_norm_clip)
         self.hidden = list(hidden)
         self.activation = activation
         self.q_nets = nn.ModuleList(mlp(obs_dim + act_dim, hidden, 1, activation) for _ in range(2))
 
     def forward(self, obs: Tensor, action: Tensor) -> Tensor:
+        if self.obs_norm is not None:
+            obs = self.obs_norm(obs)
         x = torch.cat([obs, action], dim=-1)
         return torch.stack([q(x) for q in self.q_nets])
 
@@ -95,6 +108,8 @@ class TwinCritic(nn.Module):
         """Q1 with its weights held constant: the actor's loss needs d Q1 / d action only, so
         no gradient is computed for the critic's weights (SB3 computes and discards them)."""
         act = ACTIVATIONS[self.activation]
+        if self.obs_norm is not None:
+            obs = self.obs_norm(obs)
         x = torch.cat([obs, action], dim=-1)
         linears = [m for m in self.q_nets[0] if isinstance(m, FastLinear)]
         for i, layer in enumerate(linears):

@@ -106,6 +106,14 @@ def read_pretrained(
         expected = {k: v for k, v in template.state_dict().items() if k not in ACTION_BOUNDS}
         for key in ACTION_BOUNDS:
             state.pop(key, None)
+        normalised = ("obs_norm.mean" in state, "obs_norm.mean" in expected)
+        if normalised[0] != normalised[1]:
+            said = ("with", "without") if normalised[0] else ("without", "with")
+            flag = "--obs-norm" if normalised[0] else "--no-obs-norm"
+            raise UserError(
+                f"{path}: its {name} was trained {said[0]} obs_norm and this run is {said[1]} "
+                f"it, so its weights expect other inputs; train with {flag}"
+            )
         missing = sorted(set(expected) - set(state))
         extra = sorted(set(state) - set(expected))
         if missing or extra:

@@ -127,9 +127,12 @@ class TD3Learner:
         learning_rate: float,
         activation: str = "relu",
         device: torch.device | str = "cpu",
+        obs_norm_clip: float | None = None,
     ) -> TD3Learner:
-        actor = Actor(obs_dim, act_dim, actor_net, action_low, action_high, activation).to(device)
-        critic = TwinCritic(obs_dim, act_dim, critic_net, activation).to(device)
+        actor = Actor(
+            obs_dim, act_dim, actor_net, action_low, action_high, activation, obs_norm_clip
+        ).to(device)
+        critic = TwinCritic(obs_dim, act_dim, critic_net, activation, obs_norm_clip).to(device)
         actor_target = copy.deepcopy(actor).requires_grad_(False)
         critic_target = copy.deepcopy(critic).requires_grad_(False)
         # Fused Adam: one kernel over all parameters (docs/design.md has the timing).
@@ -155,6 +158,13 @@ class TD3Learner:
         """One critic step, plus the delayed actor and target step when it is due."""
         self.n_updates += 1
         return td3_update(self, batch, update_actor=self.n_updates % self.hp.policy_delay == 0)
+
+    def observe(self, obs: Tensor) -> None:
+        """Fold collected observations into every network's statistics alike (online and
+        target nets normalise identically); a no-op without obs_norm."""
+        for net in (self.actor, self.critic, self.actor_target, self.critic_target):
+            if net.obs_norm is not None:
+                net.obs_norm.update(obs)
 
     def polyak_update(self) -> None:
         """target <- tau * online + (1 - tau) * target, one foreach kernel over every tensor."""

@@ -84,7 +84,10 @@ def load_actor(
             f"obs {want[0]} -> action {want[1]}; use weights trained on the same task(s)"
         )
     scale, bias = tensors["action_scale"], tensors["action_bias"]
-    actor = Actor(got[0], got[1], meta["hidden"], bias - scale, bias + scale, meta["activation"])
+    clip = float(tensors["obs_norm.clip"]) if "obs_norm.clip" in tensors else None
+    actor = Actor(
+        got[0], got[1], meta["hidden"], bias - scale, bias + scale, meta["activation"], clip
+    )
     try:
         actor.load_state_dict(tensors)
     except RuntimeError as exc:

@@ -66,6 +66,7 @@ def noisy_action(learner: TD3Learner, obs: torch.Tensor, sigma: float) -> torch.
 def template_networks(config: TrainConfig) -> tuple[Actor, TwinCritic]:
     """Freshly built CPU networks of the config's shapes, to check files against."""
     bound = np.ones(config.action_size)
+    clip = config.obs_norm_clip if config.obs_norm else None
     actor = Actor(
         config.observation_size,
         config.action_size,
@@ -73,9 +74,10 @@ def template_networks(config: TrainConfig) -> tuple[Actor, TwinCritic]:
         -bound,
         bound,
         config.activation,
+        clip,
     )
     critic = TwinCritic(
-        config.observation_size, config.action_size, config.critic_net, config.activation
+        config.observation_size, config.action_size, config.critic_net, config.activation, clip
     )
     return actor, critic
 
@@ -176,6 +178,7 @@ class TrainingRun:
         transition goes into the buffer. Returns rewards, ended flags and the step's infos."""
         config, num_envs = self.config, self.num_envs
         obs_t = torch.as_tensor(self.obs, dtype=torch.float32).to(self.device)  # one crossing
+        self.learner.observe(obs_t)  # obs_norm: statistics of what is collected, nothing else
         if self.state.step < config.learning_starts:
             uniform = self.rng.uniform(-1.0, 1.0, (num_envs, self.learner.actor.act_dim))
             action = torch.as_tensor(uniform, dtype=torch.float32).to(self.device)

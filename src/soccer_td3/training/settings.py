@@ -74,6 +74,7 @@ def build_learner(config: TrainConfig, obs_dim: int, act_dim: int, low, high, de
         learning_rate=config.learning_rate,
         activation=config.activation,
         device=device,
+        obs_norm_clip=config.obs_norm_clip if config.obs_norm else None,
     )
 
 
