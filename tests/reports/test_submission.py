@@ -179,3 +179,35 @@ def test_a_pd_export_emits_the_pd_torque_over_the_bound(tmp_path):
             obs, _, terminated, truncated, info = env.step(normalised)
             if terminated or truncated:
                 obs, info = env.reset()
+
+
+def test_an_obs_norm_export_normalises_inside_the_model(tmp_path):
+    """The statistics travel in the exported model: the SDK's action is evaluate's."""
+    folder = tmp_path / "weights"
+    space = make_env(GOALIE).action_space
+    torch.manual_seed(0)
+    actor = Actor(FEATURE_SIZE, 12, [64, 64], space.low, space.high, obs_norm_clip=5.0)
+    env = make_env(GOALIE, seed=0)
+    obs, info = env.reset(seed=0)
+    seen = []
+    for _ in range(50):
+        seen.append(features(obs, info, GOALIE))
+        obs, _, terminated, truncated, info = env.step(env.action_space.sample())
+        if terminated or truncated:
+            obs, info = env.reset()
+    actor.obs_norm.update(torch.as_tensor(np.stack(seen)))
+    meta = {"tasks": list(COMPETITION_TASKS), "obs": "features"}
+    save_weights(folder, actor, TwinCritic(FEATURE_SIZE, 12, [64], obs_norm_clip=5.0), meta)
+    out = tmp_path / "submission"
+    export(folder / ACTOR_FILE, out)
+    manager = sdk_manager(out, "actor.pt", env)
+    loaded = load_actor(folder / ACTOR_FILE)
+    assert torch.equal(loaded.obs_norm.mean, actor.obs_norm.mean)
+    obs, info = env.reset(seed=0)
+    for _ in range(20):
+        ours = policy_action(loaded, features(obs, info, GOALIE))
+        sdk = np.asarray(manager.get_action(obs, info))[0]
+        np.testing.assert_allclose(sdk, ours, rtol=0, atol=1e-5)
+        obs, _, terminated, truncated, info = env.step(ours)
+        if terminated or truncated:
+            obs, info = env.reset()
