@@ -26,3 +26,11 @@ def test_no_weights_or_wrong_size_is_one_line_exit_2(two_task_run: Path, tmp_pat
         ([str(two_task_run), "--env", "T1KickToTarget-v0"], "obs 90 -> action 12"),
     ):
         assert_one_line_error(soccer_td3("evaluate", *args), words)
+
+
+def test_save_dir_names_the_folder_of_eval_json(two_task_run: Path, tmp_path: Path):
+    out = tmp_path / "results"
+    out.mkdir()
+    result = soccer_td3("evaluate", str(two_task_run), "--episodes", "1", "--save-dir", str(out))
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads((out / "eval.json").read_text())) == 2

@@ -181,7 +181,8 @@ def test_obs_norm_statistics_are_those_of_the_collected_observations(tmp_path: P
     from soccer_td3.training.checkpoint import load_checkpoint
 
     config = TrainConfig(
-        control="pd", decimation=2, obs_norm=True, timesteps=600, learning_starts=200,
+        control="pd", decimation=2, obs_norm=True, obs_norm_clip=7.0, timesteps=600,
+        learning_starts=200,
         log_interval=200, eval_freq=300, eval_episodes=1, batch_size=32,
         actor_net=[64, 64], critic_net=[64, 64], device="cpu", checkpoint_freq=600,
     )  # fmt: skip
@@ -192,6 +193,7 @@ def test_obs_norm_statistics_are_those_of_the_collected_observations(tmp_path: P
     np.testing.assert_allclose(saved["obs_norm.mean"].numpy(), rows.mean(0), atol=1e-9)
     np.testing.assert_allclose(saved["obs_norm.var"].numpy(), rows.var(0), rtol=1e-6, atol=1e-9)
     assert float(saved["obs_norm.count"]) == len(rows)
+    assert float(saved["obs_norm.clip"]) == 7.0
     for name in ("actor", "critic", "actor_target", "critic_target"):
         assert torch.equal(checkpoint.nets[f"{name}.obs_norm.mean"], saved["obs_norm.mean"])
     actor = load_actor(final / ACTOR_FILE)
