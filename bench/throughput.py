@@ -20,12 +20,14 @@ import platform
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from soccer_td3.config import PRESETS, build_config
 from soccer_td3.training.loop import train
+from soccer_td3.training.settings import td3_hyperparams
 
 TASK = "LowerT1GoaliePenaltyKick-v0"
 LOG_EVERY = 100  # ours logs a timed row this often; the timing window starts and ends on one
@@ -72,16 +74,13 @@ def sb3_steps_per_second(args: argparse.Namespace) -> float:
         buffer_size=config.buffer_size,
         learning_starts=args.learning_starts,
         batch_size=config.batch_size,
-        tau=config.tau,
-        gamma=config.gamma,
         train_freq=config.train_freq,
         gradient_steps=config.gradient_steps,
         action_noise=NormalActionNoise(
             np.zeros(act_dim), config.exploration_noise * np.ones(act_dim)
         ),
-        policy_delay=config.policy_delay,
-        target_policy_noise=config.target_policy_noise,
-        target_noise_clip=config.target_noise_clip,
+        # gamma, tau, policy_delay, target noise: the numbers our learner is built with.
+        **asdict(td3_hyperparams(config)),
         policy_kwargs={
             "net_arch": {"pi": config.actor_net, "qf": config.critic_net},
             "activation_fn": torch.nn.ReLU,

@@ -35,7 +35,7 @@ def test_train_compare_and_tune_list_the_same_settings_flags():
 def test_compare_with_train_flags_runs(tmp_path: Path):
     out = tmp_path / "cmp"
     result = soccer_td3(
-        "compare", "--presets", "baseline", "--seeds", "1", "--timesteps", "200",
+        "compare", "--preset", "baseline", "--seeds", "1", "--timesteps", "200",
         "--eval-freq", "100", "--eval-episodes", "1", "--log-interval", "100",
         "--learning-starts", "100", "--device", "cpu", "--save_dir", str(out),
     )  # fmt: skip

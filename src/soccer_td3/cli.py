@@ -322,13 +322,8 @@ def run_train(args: argparse.Namespace) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
-    from soccer_td3.reports.evaluate import (
-        control_of,
-        find_actor_file,
-        format_table,
-        load_policy,
-        write_json,
-    )
+    from soccer_td3.envs.control import ControlSpec
+    from soccer_td3.reports.evaluate import find_actor_file, format_table, load_policy, write_json
     from soccer_td3.reports.submission import evaluate_submission, is_submission, read_manifest
     from soccer_td3.training.evaluation import evaluate_task
 
@@ -360,7 +355,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
     if not tasks:
         raise UserError(f"{args.path} does not record its tasks; name them with --env")
     obs_mode = meta.get("obs", "raw")
-    control = control_of(meta)
+    control = ControlSpec.from_meta(meta)
     results = [
         evaluate_task(actor, obs_mode, task, args.episodes, args.seed, args.noise, control)
         for task in tasks

@@ -104,20 +104,18 @@ class ThreadGovernor:
 
     def __init__(self, interval: float = 2.0) -> None:
         self.cores = available_cores()
-        self.enabled = len(self.cores) > 1 and "OMP_NUM_THREADS" not in os.environ
         self.interval = interval
         self.full = len(self.cores)
-        self._last = self._sample()
-        self.enabled = self.enabled and self._last is not None
+        self._last = cpu_sample(self.cores)
+        self.enabled = (
+            self.full > 1 and "OMP_NUM_THREADS" not in os.environ and self._last is not None
+        )
 
-    def _sample(self) -> CpuSample | None:
-        return cpu_sample(self.cores)
-
-    def poll(self, force: bool = False) -> str | None:
+    def poll(self) -> str | None:
         """Adjust the thread count when due; a line to print when it changed."""
-        if not self.enabled or (not force and time.monotonic() - self._last[0] < self.interval):
+        if not self.enabled or time.monotonic() - self._last[0] < self.interval:
             return None
-        now = self._sample()
+        now = cpu_sample(self.cores)
         others = others_usage(now, self._last)
         self._last = now
         threads = torch.get_num_threads()

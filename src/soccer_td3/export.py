@@ -27,7 +27,7 @@ from soccer_td3.envs import observation
 from soccer_td3.envs.control import N_JOINTS, ControlSpec
 from soccer_td3.envs.registry import make_env, task_spec
 from soccer_td3.errors import UserError
-from soccer_td3.reports.evaluate import control_of, load_policy
+from soccer_td3.reports.evaluate import load_policy
 from soccer_td3.reports.submission import MANIFEST, PREPROCESSOR
 from soccer_td3.training.run_dir import writable_dir
 
@@ -258,7 +258,7 @@ def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
     task_table = task_by_obs_size(tasks)
     out_dir = new_export_dir(out_dir)
     target = out_dir / MODEL_FILES[fmt]
-    control = control_of(meta)
+    control = ControlSpec.from_meta(meta)
     bound = None
     if control is not None and control.control == "pd":
         env = make_env(tasks[0])  # the torque bounds the PD law clips to (symmetric here)

@@ -23,7 +23,12 @@ def pd(decimation: int = 1, **settings):
 
 def test_pd_torque_is_the_clipped_pd_law_on_real_observations():
     # Gains other than the defaults: the wrapper must take the settings, not the official ones.
-    spec = pd(pd_kp="150," * 11 + "150", pd_kd="3," * 11 + "3", pd_action_scale=0.5)
+    spec = pd(
+        pd_kp="150," * 11 + "150",
+        pd_kd="3," * 11 + "3",
+        pd_pose="-0.1,0,0,0.3,-0.2,0," * 1 + "-0.1,0,0,0.3,-0.2,0",
+        pd_action_scale=0.5,
+    )
     env = JointControl(make_env(GOALIE, seed=0), spec)
     obs, _ = env.reset(seed=0)
     rng = np.random.default_rng(0)

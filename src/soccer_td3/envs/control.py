@@ -39,6 +39,14 @@ class ControlSpec:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_meta(cls, meta: dict) -> ControlSpec | None:
+        """The control a weight file's metadata records (None: torques, as before pd)."""
+        recorded = meta.get("control")
+        if not recorded:
+            return None
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()})
+
 
 def pd_torque(
     target: np.ndarray,

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from soccer_td3.agent.networks import Actor
 from soccer_td3.agent.weights import ACTOR_FILE, load_actor, read_weight_file
-from soccer_td3.envs.control import ControlSpec
 from soccer_td3.errors import UserError
 from soccer_td3.training.evaluation import TaskResult
 
@@ -24,14 +23,6 @@ def find_actor_file(path: Path) -> Path:
         "soccer-td3 export (no submission.json); pass a run folder that finished training, an "
         "actor.safetensors file, or a folder written by `soccer-td3 export`"
     )
-
-
-def control_of(meta: dict) -> ControlSpec | None:
-    """The control a weight file's actor was trained with (None: torques, as before pd)."""
-    recorded = meta.get("control")
-    if not recorded:
-        return None
-    return ControlSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()})
 
 
 def load_policy(path: Path) -> tuple[Actor, dict]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import pairwise
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,18 +29,24 @@ class LearnerSettings:
     redflags: RedFlagThresholds
 
 
+def td3_hyperparams(config: TrainConfig) -> TD3Hyperparams:
+    """The update's numbers; their field names are also stable-baselines3 TD3's keywords."""
+    return TD3Hyperparams(
+        gamma=config.gamma,
+        tau=config.tau,
+        policy_delay=config.policy_delay,
+        target_policy_noise=config.target_policy_noise,
+        target_noise_clip=config.target_noise_clip,
+    )
+
+
 def learner_settings(config: TrainConfig) -> LearnerSettings:
-    """`config.cpu_matmul` must be resolved (agent/matmul_choice.py turns `auto` into a backend)."""
+    """`config.cpu_matmul` must be resolved first (resolve_cpu_matmul turns `auto` into a
+    backend)."""
     if config.cpu_matmul == "auto":
-        raise ValueError("resolve cpu_matmul auto (matmul_choice.resolve_cpu_matmul) first")
+        raise ValueError("resolve cpu_matmul auto (resolve_cpu_matmul) first")
     return LearnerSettings(
-        hp=TD3Hyperparams(
-            gamma=config.gamma,
-            tau=config.tau,
-            policy_delay=config.policy_delay,
-            target_policy_noise=config.target_policy_noise,
-            target_noise_clip=config.target_noise_clip,
-        ),
+        hp=td3_hyperparams(config),
         acceleration=Acceleration(
             precision=config.precision, compile=config.compile, cpu_matmul=config.cpu_matmul
         ),
@@ -135,11 +142,12 @@ def memory_needed(config: TrainConfig) -> int:
 
 def available_memory() -> int | None:
     try:
-        for line in open("/proc/meminfo"):  # noqa: SIM115
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
+        lines = Path("/proc/meminfo").read_text().splitlines()
     except OSError:
-        pass
+        return None
+    for line in lines:
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
     return None
 
 
