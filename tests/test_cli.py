@@ -255,3 +255,28 @@ def test_undoing_a_run_that_never_trained_keeps_what_was_there(tmp_path):
     (run / "notes.txt").unlink()
     remove_what_we_wrote(run, set())
     assert not run.exists()
+
+
+def test_a_balanced_pd_run_records_its_feedback_and_evaluates_held_or_as_submitted(tmp_path):
+    run = tmp_path / "pd"
+    result = soccer_td3(
+        "train", "--control", "pd", "--decimation", "10", "--pd-balance", "2,0.05",
+        "--obs", "features", "--timesteps", "300", "--learning-starts", "300",
+        "--net", "32", "--batch-size", "16", "--device", "cpu", "--save-dir", str(run),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    from safetensors import safe_open
+
+    with safe_open(str(run / "final" / "actor.safetensors"), "pt") as weights:
+        control = __import__("json").loads(weights.metadata()["control"])
+    assert control["balance"] == [2.0, 0.05]
+    results = {}
+    for mode in ("held", "as-submitted"):
+        flags = ["--as-submitted"] if mode == "as-submitted" else []
+        out = tmp_path / f"{mode}.json"
+        result = soccer_td3("evaluate", str(run), "--episodes", "1", "--json", str(out), *flags)
+        assert result.returncode == 0, result.stderr
+        assert ("re-decided at every env step" in result.stdout) == (mode == "as-submitted")
+        results[mode] = __import__("json").loads(out.read_text())
+    # Held and re-decided actions are different games: the episodes differ.
+    assert results["held"] != results["as-submitted"]

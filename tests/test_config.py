@@ -29,7 +29,10 @@ def test_presets_apply_the_seed_columns():
         0.001,
         0.1,
     )
-    assert set(PRESETS) == {"balanced", "large", "very-deep", "baseline"}
+    assert set(PRESETS) == {"balanced", "large", "very-deep", "baseline", "fast"}
+    fast = build_config("fast")
+    assert fast.control_spec.balanced and fast.obs_norm and fast.observation_mode == "features"
+    assert (fast.decimation, fast.actor_net) == (10, [256, 256])
 
 
 def test_yaml_round_trip(tmp_path: Path):
@@ -103,6 +106,14 @@ def test_pd_settings_default_to_the_official_controller_and_refuse_bad_joint_lis
     assert spec.kp == (100.0,) * 12 and spec.decimation == 10
     assert TrainConfig().control_spec.kd == (5.0, 5.0, 5.0, 5.0, 1.0, 1.0) * 2
     assert TrainConfig().control_spec.pose[:6] == (-0.2, 0.0, 0.0, 0.4, -0.25, 0.0)
-    for bad in ({"pd_kp": "1,2"}, {"pd_pose": "a,b"}, {"decimation": 0}, {"control": "force"}):
+    for bad in (
+        {"pd_kp": "1,2"},
+        {"pd_pose": "a,b"},
+        {"decimation": 0},
+        {"control": "force"},
+        {"pd_balance": "2"},
+        {"pd_balance": "2,0.05", "control": "pd"},  # obs raw: the export could not read the tilt
+        {"pd_balance": "2,0.05", "obs": "features"},  # torque control: no targets to move
+    ):
         with pytest.raises(UserError, match="invalid config"):
             build_config(overrides=bad)

@@ -8,6 +8,7 @@ handler in its parser's defaults: main() dispatches on that, not on the command'
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 from pathlib import Path
@@ -91,6 +92,13 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
         help="Std of Gaussian noise on the normalised action (default 0).",
     )
     evaluate.add_argument("--seed", type=int, default=0, help="Seed of the first episode.")
+    evaluate.add_argument(
+        *spellings("as_submitted"),
+        dest="as_submitted",
+        action="store_true",
+        help="Re-decide the action at every env step, as the platform calls a submission, "
+        "instead of holding it `decimation` env steps as in training (PD runs).",
+    )
     evaluate.add_argument(
         "--video",
         type=Path,
@@ -356,6 +364,15 @@ def run_evaluate(args: argparse.Namespace) -> None:
         raise UserError(f"{args.path} does not record its tasks; name them with --env")
     obs_mode = meta.get("obs", "raw")
     control = ControlSpec.from_meta(meta)
+    if control is not None and control.decimation > 1:
+        if args.as_submitted:
+            control = dataclasses.replace(control, decimation=1)
+            print("actions: re-decided at every env step, as the platform plays a submission")
+        else:
+            print(
+                f"actions: held {control.decimation} env steps, as trained "
+                "(--as-submitted re-decides them at every env step, as the platform does)"
+            )
     results = [
         evaluate_task(actor, obs_mode, task, args.episodes, args.seed, args.noise, control)
         for task in tasks

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from soccer_td3.agent.networks import Actor
 from soccer_td3.agent.onednn_linear import set_onednn
 from soccer_td3.envs import observation
-from soccer_td3.envs.control import N_JOINTS, ControlSpec
+from soccer_td3.envs.control import ANKLE_PITCH, N_JOINTS, ControlSpec
 from soccer_td3.envs.registry import make_env, task_spec
 from soccer_td3.errors import UserError
 from soccer_td3.reports.evaluate import load_policy
@@ -49,7 +49,8 @@ class NormalisedActor(nn.Module):
     positions and velocities (its first 24 values, raw or feature observation alike), giving
     torques that are divided by the bound and clipped, so the SDK's mapping restores them. The
     platform calls the model at every env step, so a submitted PD policy re-decides its target
-    at every step, whatever decimation it trained with."""
+    at every step, whatever decimation it trained with. A balanced PD run's ankle feedback reads
+    the tilt and pitch rate from the feature vector, as JointControl reads them from info."""
 
     def __init__(self, actor: Actor, control: ControlSpec | None, torque_bound=None) -> None:
         super().__init__()
@@ -63,12 +64,21 @@ class NormalisedActor(nn.Module):
             self.register_buffer("pose", as_tensor(control.pose))
             self.register_buffer("bound", as_tensor(torque_bound))
             self.scale = float(control.action_scale)
+            self.balance = control.balance if control.balanced else None
+            ankles = torch.zeros(N_JOINTS)
+            ankles[list(ANKLE_PITCH)] = 1.0
+            self.register_buffer("ankle_pitch", ankles)
 
     def forward(self, obs: Tensor) -> Tensor:
         action = self.actor(obs).clamp(-1.0, 1.0)
         if not self.pd:
             return action
         target = self.pose + self.scale * action
+        if self.balance is not None:
+            tilt, rate = observation.GRAVITY_SLICE.start, observation.GYRO_SLICE.start + 1
+            gravity_x, gyro_y = obs[:, tilt : tilt + 1], obs[:, rate : rate + 1]
+            shift = self.balance[0] * gravity_x + self.balance[1] * gyro_y
+            target = target + shift * self.ankle_pitch
         q, q_dot = obs[:, :N_JOINTS], obs[:, N_JOINTS : 2 * N_JOINTS]
         torque = self.kp * (target - q) - self.kd * q_dot
         return (torque / self.bound).clamp(-1.0, 1.0)

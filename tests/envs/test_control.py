@@ -4,7 +4,8 @@ import numpy as np
 
 from soccer_td3.config import TrainConfig
 from soccer_td3.envs.build import make_task_env
-from soccer_td3.envs.control import JointControl, pd_torque
+from soccer_td3.envs.control import ANKLE_PITCH, JointControl, pd_torque
+from soccer_td3.envs.observation import projected_gravity
 from soccer_td3.envs.registry import make_env
 
 GOALIE = "LowerT1GoaliePenaltyKick-v0"
@@ -30,7 +31,7 @@ def test_pd_torque_is_the_clipped_pd_law_on_real_observations():
         pd_action_scale=0.5,
     )
     env = JointControl(make_env(GOALIE, seed=0), spec)
-    obs, _ = env.reset(seed=0)
+    obs, info = env.reset(seed=0)
     rng = np.random.default_rng(0)
     low, high = env.low, env.high
     saw_clipped = False
@@ -42,12 +43,12 @@ def test_pd_torque_is_the_clipped_pd_law_on_real_observations():
         )
         raw = np.array(spec.kp) * (target - obs[:12]) - np.array(spec.kd) * obs[12:24]
         saw_clipped |= bool(np.any((raw < low) | (raw > high)))
-        np.testing.assert_allclose(env.torque(env.target(action), obs), want)
-        obs, _, terminated, truncated, _ = env.step(action)
+        np.testing.assert_allclose(env.torque(env.target(action), obs, info), want)
+        obs, _, terminated, truncated, info = env.step(action)
         # The torque that reached MuJoCo is that law's, as the actuators hold it.
         np.testing.assert_allclose(robot_ctrl(env), want, rtol=1e-6, atol=1e-6)
         if terminated or truncated:
-            obs, _ = env.reset()
+            obs, info = env.reset()
     assert saw_clipped  # full actions drive some joints past their actuator range
 
 
@@ -55,7 +56,7 @@ def test_a_held_action_is_decimation_env_steps_summed_and_stops_at_a_termination
     held = JointControl(make_env(GOALIE, seed=0), pd(decimation=10))
     twin = make_env(GOALIE, seed=0)  # steps the same torques by hand
     obs, _ = held.reset(seed=0)
-    twin_obs, _ = twin.reset(seed=0)
+    twin_obs, twin_info = twin.reset(seed=0)
     np.testing.assert_array_equal(obs, twin_obs)
     rng = np.random.default_rng(1)
     ended_inside = False
@@ -64,7 +65,8 @@ def test_a_held_action_is_decimation_env_steps_summed_and_stops_at_a_termination
         target = held.target(action)
         total, steps = 0.0, 0
         for _ in range(10):
-            twin_obs, reward, t_term, t_trunc, _ = twin.step(held.torque(target, twin_obs))
+            torque = held.torque(target, twin_obs, twin_info)
+            twin_obs, reward, t_term, t_trunc, twin_info = twin.step(torque)
             total, steps = total + float(reward), steps + 1
             if t_term or t_trunc:
                 break
@@ -104,3 +106,47 @@ def test_the_seeds_recipe_runs_on_the_bare_env():
     assert not TrainConfig().control_spec.needs_wrapper
     env = make_task_env(GOALIE, 0, "raw", control=TrainConfig().control_spec)
     assert not isinstance(env, JointControl)
+
+
+def test_balance_moves_the_ankle_pitch_targets_by_tilt_and_pitch_rate_at_every_env_step():
+    spec = pd(decimation=10, pd_balance="2,0.05", obs="features")
+    held = JointControl(make_env(GOALIE, seed=0), spec)
+    twin = make_env(GOALIE, seed=0)  # steps the law written out here, env step by env step
+    held.reset(seed=0)
+    twin_obs, twin_info = twin.reset(seed=0)
+    kp, kd = np.array(spec.kp), np.array(spec.kd)
+    rng = np.random.default_rng(2)
+    largest_shift = 0.0
+    for _ in range(40):
+        action = rng.uniform(-0.3, 0.3, 12)
+        for _ in range(10):
+            gravity_x = projected_gravity(np.asarray(twin_info["robot_quat"]))[0]
+            shift = 2.0 * gravity_x + 0.05 * float(np.asarray(twin_info["robot_gyro"])[1])
+            largest_shift = max(largest_shift, abs(shift))
+            target = np.asarray(spec.pose) + spec.action_scale * action
+            target[list(ANKLE_PITCH)] += shift
+            torque = pd_torque(target, twin_obs[:12], twin_obs[12:24], kp, kd, held.low, held.high)
+            twin_obs, _, t_term, t_trunc, twin_info = twin.step(torque)
+            if t_term or t_trunc:
+                break
+        obs, _, terminated, truncated, _ = held.step(action)
+        np.testing.assert_array_equal(obs, twin_obs)
+        if terminated or truncated:
+            break
+    assert largest_shift > 0.01  # the robot tilted and swayed: the feedback was at work
+
+
+def test_a_zero_action_with_balance_stands_through_truncation():
+    """Measured: the pose alone tips forward and falls at env step 576; ankle feedback of 2 rad
+    per unit of forward tilt and 0.05 per rad/s keeps it up to truncation (5000 env steps)."""
+    spec = pd(decimation=10, pd_balance="2,0.05", obs="features")
+    env = make_task_env(GOALIE, 0, "features", control=spec)
+    env.reset(seed=0)
+    env_steps = 0
+    while True:
+        _, _, terminated, truncated, info = env.step(np.zeros(12))
+        env_steps += info["env_steps"]
+        if terminated or truncated:
+            break
+    assert truncated and not terminated
+    assert env_steps == 5000

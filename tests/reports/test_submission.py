@@ -24,6 +24,8 @@ from tests.cli_helpers import assert_one_line_error, soccer_td3
 
 GOALIE = "LowerT1GoaliePenaltyKick-v0"
 FORMATS = ["torchscript", "onnx"]
+
+
 # TorchScript runs torch's own kernels: only the SDK's mapping differs, within 1e-5 N·m.
 # onnxruntime's float32 kernels sum in another order: measured up to 1.7e-5 N·m on a 65 N·m
 # joint, 2.6e-7 of its bound, so ONNX is held to 1e-6 of each joint's bound (<= 6.5e-5 N·m).
@@ -153,13 +155,15 @@ def test_evaluate_refuses_what_is_not_a_loadable_export(two_task_run, tmp_path):
     assert_one_line_error(soccer_td3("evaluate", str(broken)), "without its actor.pt")
 
 
-def test_a_pd_export_emits_the_pd_torque_over_the_bound(tmp_path):
-    """PD control: the exported model runs the PD law on the input's joints, so the SDK's
-    mapping gives the torque JointControl applies (decimation 1: both decide every step)."""
+@pytest.mark.parametrize("balance", ["0,0", "2,0.05"])
+def test_a_pd_export_emits_the_pd_torque_over_the_bound(tmp_path, balance):
+    """PD control: the exported model runs the PD law on the input's joints (and the balance
+    feedback on its tilt and gyro), so the SDK's mapping gives the torque JointControl applies
+    (decimation 1: both decide every step)."""
     from soccer_td3.config import TrainConfig
     from soccer_td3.envs.control import JointControl
 
-    spec = TrainConfig(control="pd", decimation=1).control_spec
+    spec = TrainConfig(control="pd", decimation=1, pd_balance=balance, obs="features").control_spec
     folder = tmp_path / "weights"
     torch.manual_seed(0)
     actor = Actor(FEATURE_SIZE, 12, [64, 64], -np.ones(12), np.ones(12))
@@ -173,7 +177,7 @@ def test_a_pd_export_emits_the_pd_torque_over_the_bound(tmp_path):
         obs, info = env.reset(seed=0)
         for _ in range(30):
             normalised = policy_action(actor, features(obs, info, task))  # bounds are ±1
-            want = env.torque(env.target(normalised), obs)
+            want = env.torque(env.target(normalised), obs, info)
             sdk = np.asarray(manager.get_action(obs, info))[0]
             np.testing.assert_allclose(sdk, want, rtol=0, atol=1e-4, err_msg=task)
             obs, _, terminated, truncated, info = env.step(normalised)

@@ -7,6 +7,13 @@ and at every env step torque = clip(Kp (target - q) - Kd q_dot) to the actuator 
 q_dot being obs[:12] and obs[12:24]. A held action's transition sums the rewards of its env
 steps and ends at the first termination or truncation inside the hold. `info["env_steps"]`
 says how many env steps it lasted, so lengths and fps stay in env steps for either control.
+
+`balance` adds a feedback the official controller lacks: at every env step the ankle pitch
+targets move by k_tilt * g_x + k_rate * w_y, g being gravity in the torso frame (its x grows
+as the robot tips forward) and w the torso gyro. Holding the pose alone, the robot tips
+forward and falls at env step 576 on goalie; with (2, 0.05) it stands through truncation
+(5000 env steps) on the three competition tasks (docs/design.md). A policy then learns a
+residual over a robot that stands, rather than standing itself from a robot that falls.
 """
 
 from __future__ import annotations
@@ -16,7 +23,10 @@ from dataclasses import asdict, dataclass
 import gymnasium as gym
 import numpy as np
 
+from soccer_td3.envs.observation import projected_gravity
+
 N_JOINTS = 12  # hip pitch, hip roll, hip yaw, knee, ankle pitch, ankle roll; left then right
+ANKLE_PITCH = (4, 10)  # the joints the balance feedback moves
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,7 @@ class ControlSpec:
     kd: tuple[float, ...]
     pose: tuple[float, ...]
     action_scale: float
+    balance: tuple[float, float]  # (k_tilt rad per unit of g_x, k_rate rad per rad/s of w_y)
 
     @property
     def needs_wrapper(self) -> bool:
@@ -45,7 +56,18 @@ class ControlSpec:
         recorded = meta.get("control")
         if not recorded:
             return None
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()})
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()}
+        fields.setdefault("balance", (0.0, 0.0))  # weights written before balance existed
+        return cls(**fields)
+
+    @property
+    def balanced(self) -> bool:
+        return self.control == "pd" and any(self.balance)
+
+
+def balance_offset(gravity_x: float, gyro_y: float, gains: tuple[float, float]) -> float:
+    """The ankle pitch targets' shift that keeps the pose from tipping (see the module doc)."""
+    return gains[0] * gravity_x + gains[1] * gyro_y
 
 
 def pd_torque(
@@ -71,29 +93,41 @@ class JointControl(gym.Wrapper):
         self.high = env.action_space.high.astype(np.float64)
         self.kp, self.kd = np.asarray(spec.kp), np.asarray(spec.kd)
         self.pose, self.scale = np.asarray(spec.pose), spec.action_scale
+        self.balance = spec.balance if spec.balanced else None
         if self.control == "pd":
             self.action_space = gym.spaces.Box(-1.0, 1.0, (N_JOINTS,), np.float32)
         self._obs: np.ndarray | None = None
+        self._info: dict = {}
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
-        self._obs = obs
+        self._obs, self._info = obs, info
         return obs, info
 
     def target(self, action: np.ndarray) -> np.ndarray:
         return self.pose + self.scale * np.clip(np.asarray(action, np.float64), -1.0, 1.0)
 
-    def torque(self, target: np.ndarray, obs: np.ndarray) -> np.ndarray:
+    def balanced_target(self, target: np.ndarray, info: dict) -> np.ndarray:
+        if self.balance is None:
+            return target
+        gravity_x = projected_gravity(np.asarray(info["robot_quat"]))[0]
+        shift = balance_offset(gravity_x, float(np.asarray(info["robot_gyro"])[1]), self.balance)
+        target = target.copy()
+        target[list(ANKLE_PITCH)] += shift
+        return target
+
+    def torque(self, target: np.ndarray, obs: np.ndarray, info: dict) -> np.ndarray:
         q, q_dot = obs[:N_JOINTS], obs[N_JOINTS : 2 * N_JOINTS]
+        target = self.balanced_target(target, info)
         return pd_torque(target, q, q_dot, self.kp, self.kd, self.low, self.high)
 
     def step(self, action):
         target = self.target(action) if self.control == "pd" else None
         total, env_steps = 0.0, 0
         while True:
-            torque = self.torque(target, self._obs) if target is not None else action
+            torque = self.torque(target, self._obs, self._info) if target is not None else action
             obs, reward, terminated, truncated, info = self.env.step(torque)
-            self._obs, env_steps = obs, env_steps + 1
+            self._obs, self._info, env_steps = obs, info, env_steps + 1
             total += float(reward)
             if terminated or truncated or env_steps == self.decimation:
                 break

@@ -44,6 +44,7 @@ INFO_FIELDS: tuple[tuple[str, int], ...] = (
     ("player_team", 2),
 )
 GRAVITY_SLICE = slice(2 * N_JOINTS, 2 * N_JOINTS + 3)
+GYRO_SLICE = slice(GRAVITY_SLICE.stop, GRAVITY_SLICE.stop + 3)  # robot_gyro: INFO_FIELDS' first
 FEATURE_SIZE = 2 * N_JOINTS + 3 + sum(width for _, width in INFO_FIELDS) + len(FEATURE_TASKS)
 
 
