@@ -29,6 +29,15 @@ from soccer_td3.config import PRESETS, build_config
 from soccer_td3.training.loop import train
 from soccer_td3.training.settings import td3_hyperparams
 
+
+def sb3_hyperparams(config) -> dict:
+    """Ours, as SB3's TD3 keywords; actor_l2 has none, so the recipe compared must not use it."""
+    numbers = asdict(td3_hyperparams(config))
+    if numbers.pop("actor_l2"):
+        raise SystemExit("bench/throughput.py compares the seed's recipe: actor_l2 must be 0")
+    return numbers
+
+
 TASK = "LowerT1GoaliePenaltyKick-v0"
 LOG_EVERY = 100  # ours logs a timed row this often; the timing window starts and ends on one
 
@@ -80,7 +89,7 @@ def sb3_steps_per_second(args: argparse.Namespace) -> float:
             np.zeros(act_dim), config.exploration_noise * np.ones(act_dim)
         ),
         # gamma, tau, policy_delay, target noise: the numbers our learner is built with.
-        **asdict(td3_hyperparams(config)),
+        **sb3_hyperparams(config),
         policy_kwargs={
             "net_arch": {"pi": config.actor_net, "qf": config.critic_net},
             "activation_fn": torch.nn.ReLU,

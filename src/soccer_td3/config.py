@@ -117,6 +117,24 @@ class TrainConfig(BaseModel):
     exploration_noise: float = Field(
         0.1, ge=0, description="Std of the Gaussian exploration noise on the normalised action."
     )
+    actor_l2: float = Field(
+        0.0,
+        ge=0,
+        description="0: TD3's actor loss; > 0: -Q / mean|Q| + this * mean(action^2), which "
+        "keeps a residual policy near zero unless Q clearly pays (TD3+BC's normalisation).",
+    )
+    warmup: Literal["random", "policy"] = Field(
+        "random",
+        description="Actions before learning_starts: uniform random (SB3's), or the initial "
+        "actor with exploration noise (with actor_last_layer_init and pd_balance: a robot that "
+        "stands and sways, so the critic first learns what standing is worth).",
+    )
+    critic_warmup: int = Field(
+        0,
+        ge=0,
+        description="Env steps after learning_starts in which only the critic learns (the "
+        "actor and targets wait), so the actor does not follow an untrained critic.",
+    )
     # --- control (envs/control.py); the defaults are the official Booster controller's
     control: Literal["torque", "pd"] = Field(
         "torque",
@@ -148,6 +166,12 @@ class TrainConfig(BaseModel):
         "unit of forward tilt (gravity x in the torso frame) and per rad/s of pitch rate "
         "(gyro y). 0,0 is the official controller (the pose falls at ~576 env steps); 2,0.05 "
         "stands through 5000, 4,0.1 also under action noise. Needs control pd and obs features.",
+    )
+    actor_last_layer_init: float = Field(
+        0.0,
+        ge=0,
+        description="0: PyTorch's default init; > 0: the actor's last layer uniform in +-this "
+        "(DDPG's 3e-3), so the first policy acts near zero (over pd_balance: it stands).",
     )
     obs_norm: bool = Field(
         False,
@@ -326,6 +350,7 @@ FAST_PRESET: dict[str, Any] = {
     "pd_action_scale": 0.5,
     "obs": "features",
     "obs_norm": True,
+    "actor_last_layer_init": 3e-3,
     "actor_net": [256, 256],
     "critic_net": [256, 256],
     "shaping": "default",

@@ -120,3 +120,21 @@ def test_repeated_updates_fit_a_fixed_batch():
     for _ in range(300):
         last = learner.update(batch)["train/critic_loss"].item()
     assert last < 0.2 * first
+
+
+def test_actor_l2_is_normalised_q_plus_the_action_penalty_and_pulls_the_actor_to_zero():
+    from soccer_td3.agent.td3 import actor_loss
+
+    obs = _batch().obs
+    plain, held = _learner(), _learner(actor_l2=5.0)
+    with torch.no_grad():
+        action = held.actor(obs)
+        q1 = held.critic.q1_through_action(obs, action)
+        want = -q1.mean() / q1.abs().mean() + 5.0 * action.pow(2).mean()
+        assert torch.allclose(actor_loss(held, obs), want)
+        assert torch.allclose(actor_loss(plain, obs), -q1.mean())  # same seed, same nets
+    for _ in range(200):
+        for learner in (plain, held):
+            td3_update(learner, _batch(), update_actor=True)
+    with torch.no_grad():
+        assert held.actor(obs).abs().mean() < 0.5 * plain.actor(obs).abs().mean()

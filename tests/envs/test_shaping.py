@@ -174,7 +174,9 @@ def test_zero_weights_leave_the_env_reward_unchanged():
 def test_each_term_is_its_weight_times_its_raw_value_over_a_whole_episode():
     """Two envs, same seed and actions: unit weights give the raw terms, and any other
     weights scale each term on its own, up to the fall that ends the episode."""
-    weights = ShapingWeights(fall=2.0, away_from_ball=3.0, step=0.1, toward_target=4.0, upright=0.5)
+    weights = ShapingWeights(
+        fall=2.0, away_from_ball=3.0, step=0.1, toward_target=4.0, upright=0.5, action=0.2
+    )
     unit, weighted = (RewardShaping(make_env(GOALIE, 0), w, 0.99) for w in (ALL_ON, weights))
     unit.reset(seed=0)
     weighted.reset(seed=0)
@@ -237,3 +239,24 @@ def test_bad_shaping_is_a_one_line_config_error(value, words):
     assert "\n" not in message
     for word in words:
         assert word in message
+
+
+def test_the_action_term_is_minus_the_mean_squared_action_in_units_of_its_bounds():
+    env = RewardShaping(make_env(GOALIE, 0), ALL_ON, 0.99)
+    env.reset(seed=0)
+    high = env.action_space.high
+    for fraction in (0.0, 0.5, 1.0):
+        action = np.where(np.arange(12) % 2 == 0, fraction, -fraction) * high
+        _, _, _, _, info = env.step(action)
+        assert info["shaping"]["action"] == pytest.approx(-(fraction**2))
+    env.close()
+    # Under pd control the action already is in [-1, 1]: the same term, unscaled.
+    from soccer_td3.config import TrainConfig
+    from soccer_td3.envs.control import JointControl
+
+    spec = TrainConfig(control="pd").control_spec
+    env = RewardShaping(JointControl(make_env(GOALIE, 0), spec), ALL_ON, 0.99)
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(np.full(12, 0.3))
+    assert info["shaping"]["action"] == pytest.approx(-0.09)
+    env.close()

@@ -201,3 +201,63 @@ def test_obs_norm_statistics_are_those_of_the_collected_observations(tmp_path: P
 
     evaluate_task(actor, "raw", "LowerT1GoaliePenaltyKick-v0", 1, control=config.control_spec)
     assert torch.equal(actor.obs_norm.mean, saved["obs_norm.mean"])  # frozen in evaluation
+
+
+def _buffer_actions(run_dir: Path, obs_dim: int) -> np.ndarray:
+    from soccer_td3.training.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(run_dir)
+    rows = checkpoint.buffer["rows"][: checkpoint.state["buffer_size"]]
+    return rows[:, obs_dim : obs_dim + 12].numpy()
+
+
+@pytest.mark.parametrize("warmup", ["random", "policy"])
+def test_warmup_policy_collects_the_initial_actor_and_random_collects_uniform(
+    warmup, tmp_path: Path
+):
+    """Before learning_starts: uniform actions, or the initial actor (acting near zero under
+    actor_last_layer_init) plus its exploration noise."""
+    config = TrainConfig(
+        control="pd", decimation=2, warmup=warmup, actor_last_layer_init=1e-6,
+        exploration_noise=0.01, timesteps=300, learning_starts=300, log_interval=300,
+        batch_size=32, actor_net=[64, 64], critic_net=[64, 64], device="cpu",
+        checkpoint_freq=300,
+    )  # fmt: skip
+    train(config, tmp_path)
+    actions = _buffer_actions(tmp_path, 45)
+    if warmup == "policy":
+        assert np.abs(actions).max() < 0.06  # noise of std 0.01 around a near-zero actor
+    else:
+        assert np.abs(actions).max() > 0.9 and abs(actions.mean()) < 0.1
+
+
+def test_critic_warmup_holds_the_actor_still_while_the_critic_and_targets_learn(tmp_path):
+    from soccer_td3.training.checkpoint import load_checkpoint
+
+    def run(critic_warmup: int, folder: Path):
+        config = TrainConfig(
+            timesteps=300, learning_starts=100, critic_warmup=critic_warmup, log_interval=300,
+            batch_size=32, actor_net=[64, 64], critic_net=[64, 64], device="cpu",
+            checkpoint_freq=300,
+        )  # fmt: skip
+        train(config, folder)
+        nets = load_checkpoint(folder).nets
+        moved = {
+            name: any(
+                not torch.equal(nets[key], nets[key.replace(name, f"{name}_target", 1)])
+                for key in nets
+                if key.startswith(f"{name}.")
+            )
+            for name in ("actor", "critic")
+        }
+        with (folder / "progress.csv").open() as handle:
+            last = list(csv.DictReader(handle))[-1]
+        return moved, last
+
+    held, last = run(critic_warmup=1000, folder=tmp_path / "held")
+    # The actor equals its untouched target (both still the initial weights), the critic has
+    # left its target behind, and no actor loss was ever computed.
+    assert held == {"actor": False, "critic": True}
+    assert last["train/critic_loss"] and not last.get("train/actor_loss")
+    free, last = run(critic_warmup=0, folder=tmp_path / "free")
+    assert free == {"actor": True, "critic": True} and last["train/actor_loss"]

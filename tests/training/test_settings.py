@@ -12,6 +12,7 @@ from soccer_td3.agent import onednn_linear
 from soccer_td3.agent.matmul_choice import cache_file, random_batch
 from soccer_td3.agent.onednn_linear import FastLinear
 from soccer_td3.agent.td3 import actor_loss, critic_loss
+from soccer_td3.config import TrainConfig
 from soccer_td3.training.loop import train
 from soccer_td3.training.settings import (
     build_learner,
@@ -144,3 +145,17 @@ def test_on_cuda_the_buffer_lives_on_the_gpu_and_compile_and_bf16_run(tmp_path: 
     assert learner.critic_loss_fn._torchdynamo_orig_callable is critic_loss
     train(tiny(device="cuda", precision="bf16", compile=True), tmp_path / "run")
     assert (tmp_path / "run" / "final").is_dir()
+
+
+def test_actor_last_layer_init_starts_the_policy_near_zero():
+    from soccer_td3.training.settings import build_learner
+
+    obs = torch.randn(256, 45) * 3
+    small = build_learner(
+        TrainConfig(actor_last_layer_init=3e-3), 45, 12, -np.ones(12), np.ones(12), "cpu"
+    )
+    default = build_learner(TrainConfig(), 45, 12, -np.ones(12), np.ones(12), "cpu")
+    last = small.actor.net[-1]
+    assert last.weight.abs().max() <= 3e-3 and last.bias.abs().max() <= 3e-3
+    with torch.no_grad():
+        assert small.actor(obs).abs().max() < 0.1 < default.actor(obs).abs().max()

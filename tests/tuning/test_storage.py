@@ -65,3 +65,85 @@ def test_a_worker_with_other_settings_cannot_join_the_study(tmp_path: Path):
 def test_shown_urls_hide_the_password():
     assert shown_url("postgresql://u:pw@db:5432/x") == "postgresql://u:***@db:5432/x"
     assert shown_url("sqlite:///runs/tune/study.db") == "sqlite:///runs/tune/study.db"
+
+
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        # A bare mysql:// URL means the mysqlclient driver, not pymysql.
+        ("mysql://tuner:pw@127.0.0.1/study", ["driver mysqldb", "mysqlclient", "mysql+pymysql://"]),
+        ("mysql+pymysql://tuner:pw@127.0.0.1/study", ["driver pymysql", "pip install pymysql"]),
+        # psycopg 3 is a package of its own, not psycopg2-binary.
+        ("postgresql+psycopg://tuner:pw@127.0.0.1/study", ["pip install 'psycopg[binary]'"]),
+    ],
+)
+def test_a_missing_driver_names_the_package_of_that_driver(url: str, words: list):
+    import importlib.util
+
+    module = {"mysqldb": "MySQLdb", "pymysql": "pymysql", "psycopg": "psycopg"}
+    driver = url.split("://")[0].partition("+")[2] or "mysqldb"
+    if importlib.util.find_spec(module[driver]) is not None:
+        pytest.skip(f"{module[driver]} is installed here")
+    with pytest.raises(UserError) as caught:
+        open_storage(url, heartbeat_interval=60, grace_period=180)
+    message = str(caught.value)
+    assert "\n" not in message and "pw@" not in message
+    for word in words:
+        assert word in message, message
+
+
+def test_a_postgresql_15_user_without_create_on_public_is_told_the_grant(postgres_url):
+    """PostgreSQL 15 took CREATE on schema public away from ordinary users: a real server, a
+    real role without it."""
+    import psycopg2
+
+    server, _, database = postgres_url.rpartition("/")
+    admin = psycopg2.connect(postgres_url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SHOW server_version_num")
+        if int(cursor.fetchone()[0]) < 150000:
+            pytest.skip("the server is older than PostgreSQL 15")
+        cursor.execute("CREATE ROLE tuner LOGIN")
+    admin.close()
+    url = server.replace("postgres@", "tuner@") + "/" + database
+    with pytest.raises(UserError) as caught:
+        open_storage(url, heartbeat_interval=60, grace_period=180)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "GRANT CREATE ON SCHEMA public TO tuner" in message, message
+
+
+def _claim(url: str, trial_id: int, barrier, results) -> None:
+    from optuna.trial import TrialState
+
+    storage = open_storage(url, heartbeat_interval=60, grace_period=180)
+    barrier.wait()
+    try:
+        results.put(storage.set_trial_state_values(trial_id, TrialState.RUNNING))
+    except Exception as exc:  # a non-atomic claim shows up as a double win or a lock error
+        results.put(repr(exc))
+
+
+def test_sqlite_claims_of_a_waiting_trial_are_atomic_across_processes(tmp_path: Path):
+    """Optuna claims a WAITING trial by reading its state and then writing RUNNING. Eight
+    processes claim the same trial at once, twenty times over: exactly one wins each time."""
+    import multiprocessing
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    storage = open_storage(url, heartbeat_interval=60, grace_period=180)
+    study = optuna.create_study(storage=storage, study_name="race")
+    context = multiprocessing.get_context("fork")
+    for _ in range(20):
+        study.enqueue_trial({})
+        trial_id = study.get_trials(deepcopy=False)[-1]._trial_id
+        barrier, results = context.Barrier(8), context.Queue()
+        workers = [
+            context.Process(target=_claim, args=(url, trial_id, barrier, results)) for _ in range(8)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        outcomes = [results.get(timeout=5) for _ in workers]
+        assert sorted(map(str, outcomes)) == ["False"] * 7 + ["True"], outcomes

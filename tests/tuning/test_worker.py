@@ -1,12 +1,23 @@
+import csv
+import os
 import signal
+import time
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
+from soccer_td3.training.checkpoint import has_checkpoint
 from soccer_td3.tuning.storage import open_storage, open_study, with_driver
 from soccer_td3.tuning.worker import is_surplus, run_worker
-from tests.tuning.conftest import evaluated_running_trials, finish, start_worker, wait_for
+from tests.tuning.conftest import (
+    evaluated_running_trials,
+    finish,
+    start_worker,
+    study_trials,
+    wait_for,
+)
 
 
 def test_a_trial_beyond_the_studys_total_gives_its_slot_back():
@@ -40,18 +51,21 @@ def test_trials_counts_the_studys_trials_not_this_workers(tmp_path: Path):
 
 
 def test_a_killed_worker_loses_one_trial_which_is_failed_and_retried(tmp_path, tiny_space):
-    """SIGKILL mid-trial (after its first evaluation), then another worker: the dead trial's
-    heartbeat stops, it becomes FAIL and is run again with the same parameters."""
+    """SIGKILL mid-trial (after its first checkpoint), then another worker: the dead trial's
+    heartbeat stops, it becomes FAIL and is run again with the same parameters, from the dead
+    attempt's last checkpoint."""
     url = f"sqlite:///{tmp_path / 'study.db'}"
     args = ["--storage", url, "--trials", "1", "--search-space", str(tiny_space)]
     args += ["--timesteps-per-trial", "400", "--heartbeat-interval", "1", "--grace-period", "2"]
+    args += ["--set", "checkpoint_freq=100"]
     doomed = start_worker(tmp_path / "a", *args)
-
+    first = tmp_path / "a" / "trial_0"
     try:
-        wait_for(lambda: evaluated_running_trials(url, tmp_path / "a"), 180, "an evaluated trial")
+        wait_for(lambda: has_checkpoint(first), 180, "a checkpoint of the trial")
     finally:
         doomed.send_signal(signal.SIGKILL)
         doomed.wait()
+    step = int((first / "checkpoints" / "latest").read_text().removeprefix("step_"))
     (dead,) = optuna.load_study(study_name="soccer-td3", storage=url).trials
     assert dead.state == TrialState.RUNNING  # killed before it could finish: nobody told
 
@@ -63,6 +77,11 @@ def test_a_killed_worker_loses_one_trial_which_is_failed_and_retried(tmp_path, t
     assert retry.params == dead.params
     assert retry.user_attrs["run_dir"] == str((tmp_path / "b" / "trial_1").resolve())
     assert "1 complete, 0 pruned, 1 failed" in output
+    # The retry lost only what came after the checkpoint: it trained from there, not from 0.
+    assert f"trial 1: resuming {first} at step {step}" in output
+    with (tmp_path / "b" / "trial_1" / "progress.csv").open() as handle:
+        logged = [int(row["time/total_timesteps"]) for row in csv.DictReader(handle)]
+    assert logged and logged[0] > step
     table = (tmp_path / "b" / "trials.csv").read_text()
     assert "retried as trial 1" in table and "retry of trial 0" in table
 
@@ -102,9 +121,158 @@ def test_a_stopped_worker_checkpoints_its_trial_and_queues_it_again(tmp_path, ti
     wait_for(lambda: evaluated_running_trials(url, tmp_path / "a"), 180, "an evaluated trial")
     worker.send_signal(signal.SIGTERM)
     output = finish(worker, tmp_path / "a")
-    assert "interrupted: the running trial is queued again" in output
+    assert "interrupted: trial 0 is queued again with the same parameters" in output
     assert "0 complete, 0 pruned, 1 failed, 1 queued" in output
     stopped, queued = optuna.load_study(study_name="soccer-td3", storage=url).trials
     assert (stopped.state, queued.state) == (TrialState.FAIL, TrialState.WAITING)
     assert queued.params == stopped.params and queued.system_attrs["failed_trial"] == 0
     assert list((tmp_path / "a" / "trial_0" / "checkpoints").glob("step_*"))
+
+
+def test_a_lapsed_heartbeat_retries_the_trial_once_and_its_first_worker_moves_on(
+    tmp_path, tiny_space
+):
+    """A worker frozen (SIGSTOP) past the grace period while it trains: another worker fails
+    its trial and runs the retry; thawed (SIGCONT), the first worker says so in one line,
+    stops that trial and goes on, alive and without a traceback."""
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    args = ["--storage", url, "--trials", "1", "--search-space", str(tiny_space)]
+    args += ["--timesteps-per-trial", "1000", "--heartbeat-interval", "1", "--grace-period", "3"]
+    frozen = start_worker(tmp_path / "a", *args)
+    wait_for(lambda: evaluated_running_trials(url, tmp_path / "a"), 180, "an evaluated trial")
+    frozen.send_signal(signal.SIGSTOP)
+    time.sleep(5)  # past the grace period: the trial's heartbeat is stale
+    other = start_worker(tmp_path / "b", *args, core=1)
+    try:
+        wait_for(
+            lambda: [t for t in study_trials(url) if t.number == 1 and t.state.name == "RUNNING"],
+            180,
+            "the retry running on the other worker",
+        )
+    finally:
+        frozen.send_signal(signal.SIGCONT)
+    first, second = finish(frozen, tmp_path / "a"), finish(other, tmp_path / "b")
+    assert "trial 0: its heartbeat lapsed while it trained" in first
+    assert "Traceback" not in first + second
+    lapsed, retry = study_trials(url)
+    assert (lapsed.state, retry.state) == (TrialState.FAIL, TrialState.COMPLETE)
+    assert retry.system_attrs["retry_history"] == [0]  # retried once
+    assert retry.user_attrs["run_dir"] == str((tmp_path / "b" / "trial_1").resolve())
+
+
+def test_a_trial_that_runs_out_of_memory_fails_alone_and_the_next_completes(tmp_path):
+    """A real allocation failure: a worker capped at 3 GB of address space (a tiny trial peaks
+    near 1.8 GB) gets a trial whose batch of a million through the large nets cannot fit. That
+    trial is FAIL; the worker goes on and completes the next one."""
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    space = tmp_path / "space.yaml"
+    space.write_text("net: ['64,64', large]\nbatch_size: [32, 1000000]\n")
+    study = optuna.create_study(storage=url, study_name="soccer-td3", direction="maximize")
+    study.enqueue_trial({"net": "large", "batch_size": 1_000_000})
+    study.enqueue_trial({"net": "64,64", "batch_size": 32})
+    args = ["--storage", url, "--trials", "1", "--search-space", str(space)]
+    output = finish(start_worker(tmp_path / "a", *args, memory_limit=3 << 30), tmp_path / "a")
+    crashed, completed = study_trials(url)
+    assert (crashed.state, completed.state) == (TrialState.FAIL, TrialState.COMPLETE)
+    assert "trial 0 failed: RuntimeError" in output and "memory" in output
+    assert "1 complete, 0 pruned, 1 failed" in output
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "State:\tZ" in status  # exited; only its parent's reaping is left
+
+
+def test_sigterm_to_the_parent_of_two_workers_requeues_both_trials_and_leaves_none(
+    tmp_path, tiny_space
+):
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("--n-jobs 2 needs two cores")
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    args = ["--storage", url, "--trials", "2", "--search-space", str(tiny_space), "--n-jobs", "2"]
+    parent = start_worker(tmp_path / "a", *args, "--timesteps-per-trial", "2000", core=None)
+    wait_for(lambda: len(evaluated_running_trials(url, tmp_path / "a")) == 2, 240, "two trials")
+    workers = _children(parent.pid)
+    assert workers  # the spawned worker (and multiprocessing's resource tracker)
+    parent.send_signal(signal.SIGTERM)
+    output = finish(parent, tmp_path / "a")
+    wait_for(lambda: all(_gone(pid) for pid in workers), 30, "no worker left")
+    assert output.count("is queued again with the same parameters") == 2, output
+    trials = study_trials(url)
+    stopped = [t for t in trials if t.state == TrialState.FAIL]
+    queued = [t for t in trials if t.state == TrialState.WAITING]
+    assert len(stopped) == len(queued) == 2 and len(trials) == 4
+    assert sorted(t.system_attrs["retry_history"][-1] for t in queued) == sorted(
+        t.number for t in stopped
+    )
+    for trial in stopped:  # each stopped run wrote a checkpoint its retry resumes from
+        assert has_checkpoint(Path(trial.user_attrs["run_dir"]))
+
+
+def test_soak_two_postgresql_workers_and_two_random_sigkills_complete_eight_trials(
+    postgres_url, tmp_path, tiny_space
+):
+    """The issue's soak: a 2-worker PostgreSQL study of 8 short trials; one worker is killed
+    with SIGKILL at a random moment of a checkpointed trial, twice, and restarted each time.
+    Every trial completes, each killed trial's retry resumes from its checkpoint, and every
+    run folder on disk is some trial's."""
+    import random
+
+    rng = random.Random()
+    args = ["--storage", postgres_url, "--study-name", "soak", "--trials", "8"]
+    args += ["--search-space", str(tiny_space), "--timesteps-per-trial", "400", "--pruner", "none"]
+    args += ["--set", "checkpoint_freq=100", "--heartbeat-interval", "1", "--grace-period", "3"]
+    victim, survivor = tmp_path / "a", tmp_path / "b"
+    workers = [start_worker(victim, *args, core=0), start_worker(survivor, *args, core=1)]
+    url = with_driver(postgres_url)
+
+    def checkpointed_trial_of_victim() -> list:
+        if "optuna-dashboard" not in victim.with_suffix(".log").read_text():
+            return []
+        try:
+            trials = study_trials(url, "soak")
+        except (KeyError, ValueError):
+            return []
+        return [
+            t
+            for t in trials
+            if t.state == TrialState.RUNNING
+            and t.number not in doomed  # a killed trial stays RUNNING until found stale
+            and str(victim.resolve()) in t.user_attrs.get("run_dir", "")
+            and has_checkpoint(Path(t.user_attrs["run_dir"]))
+        ]
+
+    doomed: set[int] = set()
+    for _ in range(2):
+        (trial,) = wait_for(checkpointed_trial_of_victim, 240, "a checkpointed victim trial")
+        doomed.add(trial.number)
+        time.sleep(rng.uniform(0.0, 0.5))
+        workers[0].send_signal(signal.SIGKILL)
+        workers[0].wait()
+        workers[0] = start_worker(victim, *args, core=0)  # the machine comes back
+    for worker, machine in zip(workers, (victim, survivor), strict=True):
+        finish(worker, machine, timeout=400)
+
+    trials = study_trials(url, "soak")
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 8
+    ran = [t for t in trials if not t.user_attrs.get("surplus")]
+    killed = [t for t in ran if t.state == TrialState.FAIL]
+    assert {t.number for t in killed} == doomed  # both kills landed inside a trial
+    for trial in killed:
+        (retry,) = [t for t in ran if trial.number in t.system_attrs.get("retry_history", [])][-1:]
+        assert retry.params == trial.params
+    on_disk = sorted(str(p.resolve()) for m in (victim, survivor) for p in m.glob("trial_*"))
+    assert sorted(t.user_attrs["run_dir"] for t in ran) == on_disk
+    logs = victim.with_suffix(".log").read_text() + survivor.with_suffix(".log").read_text()
+    # A kill after the final checkpoint leaves a complete run: its retry starts over, saying so.
+    assert logs.count(": resuming ") + logs.count("is complete to step") >= len(killed)

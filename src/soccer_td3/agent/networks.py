@@ -57,6 +57,15 @@ class Actor(nn.Module):
         self.register_buffer("action_scale", (high - low) / 2)
         self.register_buffer("action_bias", (high + low) / 2)
 
+    def start_near_zero(self, bound: float) -> None:
+        """The last layer's weights and bias uniform in +-bound (DDPG's 3e-3), so the first
+        policy acts near zero: over a balanced PD stance, a robot that stands from the start
+        rather than one that a random residual knocks over."""
+        last = self.net[-1]
+        with torch.no_grad():
+            last.weight.uniform_(-bound, bound)
+            last.bias.uniform_(-bound, bound)
+
     def forward(self, obs: Tensor) -> Tensor:
         if self.obs_norm is not None:
             obs = self.obs_norm(obs)

@@ -37,6 +37,7 @@ class TD3Hyperparams:
     policy_delay: int
     target_policy_noise: float
     target_noise_clip: float
+    actor_l2: float  # 0: TD3's actor loss; see actor_loss
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,19 @@ def critic_loss(learner: TD3Learner, batch: ReplayBatch, noise: Tensor) -> tuple
 
 
 def actor_loss(learner: TD3Learner, obs: Tensor) -> Tensor:
+    """-Q1(s, pi(s)); with actor_l2 > 0, Q over its mean magnitude (TD3+BC's normalisation,
+    so the weight means the same at any reward scale) plus actor_l2 * mean(pi(s)^2): a
+    residual policy then leaves zero only where Q clearly pays for it, instead of chasing the
+    critic's guesses far from the actions it has seen."""
     with learner.autocast():
-        q1 = learner.critic.q1_through_action(obs, learner.actor(obs))
-    return -q1.float().mean()
+        action = learner.actor(obs)
+        q1 = learner.critic.q1_through_action(obs, action)
+    q1 = q1.float()
+    if not learner.hp.actor_l2:
+        return -q1.mean()
+    return (
+        -q1.mean() / q1.abs().mean().detach() + learner.hp.actor_l2 * action.float().pow(2).mean()
+    )
 
 
 @dataclass
@@ -128,10 +139,13 @@ class TD3Learner:
         activation: str = "relu",
         device: torch.device | str = "cpu",
         obs_norm_clip: float | None = None,
+        actor_last_layer_init: float = 0.0,
     ) -> TD3Learner:
         actor = Actor(
             obs_dim, act_dim, actor_net, action_low, action_high, activation, obs_norm_clip
         ).to(device)
+        if actor_last_layer_init > 0:
+            actor.start_near_zero(actor_last_layer_init)
         critic = TwinCritic(obs_dim, act_dim, critic_net, activation, obs_norm_clip).to(device)
         actor_target = copy.deepcopy(actor).requires_grad_(False)
         critic_target = copy.deepcopy(critic).requires_grad_(False)
@@ -154,10 +168,16 @@ class TD3Learner:
             return torch.autocast(self.device_type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def update(self, batch: ReplayBatch) -> dict[str, Tensor]:
-        """One critic step, plus the delayed actor and target step when it is due."""
+    def update(self, batch: ReplayBatch, actor_learns: bool = True) -> dict[str, Tensor]:
+        """One critic step, plus the delayed actor and target step when it is due. In a critic
+        warm-up (`actor_learns` False) the actor holds still; the targets still follow."""
         self.n_updates += 1
-        return td3_update(self, batch, update_actor=self.n_updates % self.hp.policy_delay == 0)
+        due = self.n_updates % self.hp.policy_delay == 0
+        metrics = td3_update(self, batch, update_actor=due and actor_learns)
+        if due and not actor_learns:
+            with torch.no_grad():
+                self.polyak_update()
+        return metrics
 
     def observe(self, obs: Tensor) -> None:
         """Fold collected observations into every network's statistics alike (online and

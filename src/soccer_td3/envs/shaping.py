@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from soccer_td3.envs.observation import projected_gravity
 
-SHAPING_TERMS = ("fall", "away_from_ball", "step", "toward_target", "upright")
+SHAPING_TERMS = ("fall", "away_from_ball", "step", "toward_target", "upright", "action")
 
 
 class ShapingWeights(BaseModel):
@@ -50,6 +50,12 @@ class ShapingWeights(BaseModel):
         0.0, ge=0, description="Potential on the ball-target distance (per metre)."
     )
     upright: float = Field(0.0, ge=0, description="Bonus per step of cos(torso tilt).")
+    action: float = Field(
+        0.0,
+        ge=0,
+        description="Penalty per step of the mean squared action, in units of its bounds: a "
+        "residual over a standing controller then deviates only where it pays.",
+    )
 
     @property
     def active(self) -> bool:
@@ -116,6 +122,7 @@ class RewardShaping(gym.Wrapper):
         self._potentials = (0.0, 0.0)
         self._episode_terms = dict.fromkeys(SHAPING_TERMS, 0.0)
         self._episode_env_return = 0.0
+        self._action_bound = np.abs(env.action_space.high).astype(np.float64)  # symmetric
 
     @staticmethod
     def potentials(info: dict[str, Any]) -> tuple[float, float]:
@@ -128,8 +135,8 @@ class RewardShaping(gym.Wrapper):
     def _fell(self) -> bool:
         return any(robot.is_terminated() for robot in self.env.unwrapped.robots)
 
-    def raw_terms(self, info: dict[str, Any], terminated: bool) -> dict[str, float]:
-        """Each term before its weight, for the step that produced `info`."""
+    def raw_terms(self, info: dict[str, Any], terminated: bool, action) -> dict[str, float]:
+        """Each term before its weight, for the step of `action` that produced `info`."""
         # Absorbing states have no future: phi(terminal) = 0 keeps the shaping policy-invariant.
         ball, target = (0.0, 0.0) if terminated else self.potentials(info)
         previous_ball, previous_target = self._potentials
@@ -139,7 +146,11 @@ class RewardShaping(gym.Wrapper):
             "step": -1.0,
             "toward_target": self.gamma * target - previous_target,
             "upright": float(-projected_gravity(np.asarray(info["robot_quat"]))[2]),
+            "action": -float(np.mean(self.relative(action) ** 2)),
         }
+
+    def relative(self, action) -> np.ndarray:
+        return np.asarray(action, dtype=np.float64) / self._action_bound
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
@@ -150,7 +161,7 @@ class RewardShaping(gym.Wrapper):
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        raw = self.raw_terms(info, terminated)
+        raw = self.raw_terms(info, terminated, action)
         self._potentials = self.potentials(info)
         terms = {term: getattr(self.weights, term) * raw[term] for term in SHAPING_TERMS}
         env_reward = float(reward)

@@ -174,12 +174,13 @@ class TrainingRun:
         return time.perf_counter() - self.start_time
 
     def collect(self) -> tuple[np.ndarray, np.ndarray, dict]:
-        """One vector step: random actions until learning_starts, then the noisy policy; the
-        transition goes into the buffer. Returns rewards, ended flags and the step's infos."""
+        """One vector step: random actions until learning_starts (unless warmup is policy),
+        then the noisy policy; the transition goes into the buffer. Returns rewards, ended
+        flags and the step's infos."""
         config, num_envs = self.config, self.num_envs
         obs_t = torch.as_tensor(self.obs, dtype=torch.float32).to(self.device)  # one crossing
         self.learner.observe(obs_t)  # obs_norm: statistics of what is collected, nothing else
-        if self.state.step < config.learning_starts:
+        if self.state.step < config.learning_starts and config.warmup == "random":
             uniform = self.rng.uniform(-1.0, 1.0, (num_envs, self.learner.actor.act_dim))
             action = torch.as_tensor(uniform, dtype=torch.float32).to(self.device)
         else:
@@ -228,10 +229,12 @@ class TrainingRun:
         if state.step <= config.learning_starts:
             return
         state.untrained_steps += self.num_envs
+        actor_learns = state.step > config.learning_starts + config.critic_warmup
         while state.untrained_steps >= config.train_freq:
             state.untrained_steps -= config.train_freq
             for _ in range(config.gradient_steps):
-                self.losses.add(self.learner.update(self.buffer.sample(config.batch_size)))
+                batch = self.buffer.sample(config.batch_size)
+                self.losses.add(self.learner.update(batch, actor_learns))
 
     def evaluate_when_due(self) -> None:
         config, state = self.config, self.state

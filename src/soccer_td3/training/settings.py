@@ -30,13 +30,15 @@ class LearnerSettings:
 
 
 def td3_hyperparams(config: TrainConfig) -> TD3Hyperparams:
-    """The update's numbers; their field names are also stable-baselines3 TD3's keywords."""
+    """The update's numbers; their field names are also stable-baselines3 TD3's keywords, but
+    actor_l2, which SB3 lacks."""
     return TD3Hyperparams(
         gamma=config.gamma,
         tau=config.tau,
         policy_delay=config.policy_delay,
         target_policy_noise=config.target_policy_noise,
         target_noise_clip=config.target_noise_clip,
+        actor_l2=config.actor_l2,
     )
 
 
@@ -82,6 +84,7 @@ def build_learner(config: TrainConfig, obs_dim: int, act_dim: int, low, high, de
         activation=config.activation,
         device=device,
         obs_norm_clip=config.obs_norm_clip if config.obs_norm else None,
+        actor_last_layer_init=config.actor_last_layer_init,
     )
 
 

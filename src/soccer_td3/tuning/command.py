@@ -153,11 +153,15 @@ def base_config(args: argparse.Namespace) -> TrainConfig:
 def run_tune(args: argparse.Namespace) -> None:
     from soccer_td3.cores import core_slots
     from soccer_td3.training.run_dir import writable_dir
-    from soccer_td3.training.signals import TrainingInterrupted
     from soccer_td3.tuning.outputs import write_outputs
     from soccer_td3.tuning.space import DEFAULT_SPACE, check_space, load_search_space
     from soccer_td3.tuning.storage import default_storage_url, shown_url, with_driver
-    from soccer_td3.tuning.worker import WorkerPlan, open_plan_study, run_workers
+    from soccer_td3.tuning.worker import (
+        TuneInterrupted,
+        WorkerPlan,
+        open_plan_study,
+        run_workers,
+    )
 
     _positive(args.trials, "--trials", "20")
     _positive(args.timesteps_per_trial, "--timesteps-per-trial", "100000")
@@ -210,10 +214,7 @@ def run_tune(args: argparse.Namespace) -> None:
     )
     try:
         run_workers(plan, args.n_jobs, study)
-    except (TrainingInterrupted, KeyboardInterrupt):
-        print(
-            "interrupted: the running trial is queued again with the same parameters; run the "
-            "same command to continue the study"
-        )
+    except TuneInterrupted as stopped:
+        print(stopped)
     for line in write_outputs(study, args.save_dir):
         print(line)

@@ -4,6 +4,10 @@ Each trial is `<save_dir>/trial_<number>` with its own config.yaml, logs and che
 good one can be continued with `soccer-td3 train --resume`. The trial records its full config
 in the study (user attribute `config`), so any machine can write the best config from the
 database alone, wherever the trial ran.
+
+A retry (of a trial whose worker died or was stopped) starts from that attempt's last
+checkpoint when its folder is reachable here, so a killed worker loses only the steps since
+that checkpoint; its own folder holds the steps after it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,12 @@ from rich.console import Console
 
 from soccer_td3.config import TrainConfig
 from soccer_td3.errors import UserError
+from soccer_td3.training.checkpoint import (
+    Checkpoint,
+    check_resumable,
+    has_checkpoint,
+    load_checkpoint,
+)
 from soccer_td3.training.loop import train
 from soccer_td3.training.run_dir import new_run_dir
 from soccer_td3.training.settings import resolve_cpu_matmul
@@ -23,6 +33,17 @@ from soccer_td3.training.signals import RedFlagStop
 from soccer_td3.tuning.space import SearchSpace, sample, trial_config
 
 SCORE = "eval/mean_score"
+
+
+class TrialTakenOver(Exception):
+    """This worker's trial is no longer RUNNING in the study: its heartbeat lapsed, another
+    worker failed it and queued it again. Training it further would be wasted."""
+
+
+def stored(trial: optuna.Trial) -> optuna.trial.FrozenTrial:
+    """The trial as the study's database holds it now: its state, and the system attributes
+    a retry carries (Optuna 5's Trial exposes neither)."""
+    return trial.storage.get_trial(trial._trial_id)
 
 
 class ScoreReporter:
@@ -34,6 +55,8 @@ class ScoreReporter:
         self.last: float | None = None
 
     def __call__(self, step: int, row: dict[str, float]) -> None:
+        if stored(self.trial).state != optuna.trial.TrialState.RUNNING:
+            raise TrialTakenOver(f"trial {self.trial.number} was failed by another worker")
         self.last = row[SCORE]
         self.trial.report(self.last, step)
         if self.trial.should_prune():
@@ -71,6 +94,7 @@ class TrialObjective:
         config, matmul_line = resolve_cpu_matmul(config)  # per machine: workers may differ
         if matmul_line:
             self.console.print(matmul_line)
+        resume = self.earlier_attempt(trial, config)
         run_dir = new_run_dir(self.save_dir / f"trial_{trial.number}")
         config.to_yaml(run_dir / "config.yaml")
         trial.set_user_attr("run_dir", str(run_dir.resolve()))
@@ -79,7 +103,7 @@ class TrialObjective:
         print(f"trial {trial.number}: {run_dir}  {trial.params}", flush=True)
         scores = ScoreReporter(trial)
         try:
-            train(config, run_dir, console=self.console, on_eval=scores)
+            train(config, run_dir, console=self.console, on_eval=scores, resume=resume)
         except RedFlagStop as flag:  # --set strict_redflags=true: a verdict, like divergence
             raise optuna.TrialPruned(str(flag)) from None
         except UserError:
@@ -91,3 +115,24 @@ class TrialObjective:
         if scores.last is None:  # command.py sets eval_freq <= timesteps, so not reached
             raise UserError(f"trial {trial.number} made no evaluation to score it")
         return scores.last
+
+    def earlier_attempt(self, trial: optuna.Trial, config: TrainConfig) -> Checkpoint | None:
+        """The last checkpoint of the attempt this trial retries, when its folder is here.
+
+        The retry carries that attempt's user attributes (Optuna copies them), so `run_dir`
+        still names its folder until this trial records its own."""
+        earlier = trial.user_attrs.get("run_dir")
+        if "failed_trial" not in stored(trial).system_attrs or not earlier:
+            return None
+        folder = Path(earlier)
+        if not has_checkpoint(folder):
+            print(f"trial {trial.number}: {folder} holds no checkpoint here; starting over")
+            return None
+        try:
+            checkpoint = load_checkpoint(folder)
+            check_resumable(checkpoint, config, folder)
+        except UserError as exc:
+            print(f"trial {trial.number}: cannot resume {folder} ({exc}); starting over")
+            return None
+        print(f"trial {trial.number}: resuming {folder} at step {checkpoint.state['step']}")
+        return checkpoint

@@ -23,13 +23,21 @@ import sqlalchemy.exc
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.study import StudyDirection
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from soccer_td3.errors import UserError
 
 # A trial that killed its worker three times (out of memory, say) is that trial's own fault.
 MAX_RETRIES = 2
-SUPPORTED_BACKENDS = {"sqlite": "", "postgresql": "psycopg2-binary", "mysql": "pymysql"}
+SUPPORTED_BACKENDS = ("sqlite", "postgresql", "mysql")
+# What `pip install` gives each SQLAlchemy driver (the URL's `+driver`, or the backend's default).
+DRIVER_PACKAGES = {
+    "psycopg2": "psycopg2-binary",
+    "psycopg": "'psycopg[binary]'",
+    "pymysql": "pymysql",
+    "mysqldb": "mysqlclient",
+}
 URL_EXAMPLES = "sqlite:///runs/tune/study.db or postgresql://user:password@host:5432/dbname"
 
 
@@ -78,6 +86,26 @@ def _engine_kwargs(backend: str) -> dict[str, Any]:
     return {"pool_pre_ping": True}
 
 
+def _claims_are_atomic(storage: RDBStorage) -> None:
+    """Every SQLite transaction starts with BEGIN IMMEDIATE, which takes the write lock first.
+
+    pysqlite begins a transaction only at its first write, so two workers could both read a
+    WAITING (or stale) trial, then both mark it RUNNING: one trial run twice, a retry queued
+    twice. With the lock taken at BEGIN, Optuna's read-check-update of a trial's state is one
+    step. (SQLAlchemy's documented recipe for pysqlite transactions.)"""
+    engine = storage.engine
+
+    @event.listens_for(engine, "connect")
+    def _driver_leaves_transactions_to_us(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _take_the_write_lock_first(connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections made before the listeners existed would not run them
+
+
 def _one_line(exc: BaseException) -> str:
     original = getattr(exc, "orig", None) or exc
     return " ".join(str(original).split()) or exc.__class__.__name__
@@ -104,7 +132,10 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> RDBSto
         )
     for _ in range(3):
         try:
-            return _rdb_storage(url, backend, heartbeat_interval, grace_period)
+            storage = _rdb_storage(url, backend, heartbeat_interval, grace_period)
+            if backend == "sqlite":
+                _claims_are_atomic(storage)
+            return storage
         except _TableRace as race:
             # Workers started together on a new database race to create Optuna's tables; the
             # losers find them made a moment later.
@@ -125,11 +156,10 @@ def _rdb_storage(url: str, backend: str, heartbeat_interval: int, grace_period: 
                 heartbeat_stale_trial_callback=retry_callback(),
             )
     except (ImportError, ModuleNotFoundError):
-        raise UserError(
-            f"--storage {shown_url(url)} needs a {backend} driver: pip install "
-            f"{SUPPORTED_BACKENDS[backend]}"
-        ) from None
+        raise UserError(_missing_driver(url, backend)) from None
     except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as exc:
+        if "permission denied" in str(exc):
+            raise UserError(_cannot_open(url, exc)) from None
         raise _TableRace from exc
     except sqlalchemy.exc.OperationalError as exc:
         if "already exists" in str(exc):  # SQLite's word for the same race
@@ -140,11 +170,28 @@ def _rdb_storage(url: str, backend: str, heartbeat_interval: int, grace_period: 
         raise UserError(_cannot_open(url, exc)) from None
 
 
+def _missing_driver(url: str, backend: str) -> str:
+    driver = make_url(url).get_driver_name()
+    where = f"--storage {shown_url(url)} needs the {backend} driver {driver}"
+    if backend == "mysql" and driver == "mysqldb":  # a bare mysql:// URL
+        return (
+            f"{where}: pip install mysqlclient (it needs MySQL's client headers), or pip "
+            "install pymysql and write the URL as mysql+pymysql://user:password@host/dbname"
+        )
+    return f"{where}: pip install {DRIVER_PACKAGES.get(driver, driver)}"
+
+
 def _cannot_open(url: str, exc: BaseException) -> str:
-    return (
-        f"cannot open the study storage {shown_url(url)}: {_one_line(exc)}; check the URL, "
-        "that the server runs and the database exists (createdb NAME)"
-    )
+    message = _one_line(exc)
+    where = f"cannot open the study storage {shown_url(url)}: {message}"
+    if "permission denied for schema" in message:
+        user = make_url(url).username or "the user"
+        return (
+            f"{where}; PostgreSQL 15+ no longer lets every user create tables in schema "
+            f"public: as the database owner run GRANT CREATE ON SCHEMA public TO {user} "
+            f"(or ALTER DATABASE dbname OWNER TO {user})"
+        )
+    return f"{where}; check the URL, that the server runs and the database exists (createdb NAME)"
 
 
 def open_study(

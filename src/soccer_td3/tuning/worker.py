@@ -11,14 +11,23 @@ order the claims) gives its slot back at once, marked FAIL with user attribute `
 
 A worker with nothing left to start waits while other workers' trials run: if one of those
 workers dies, its trial goes stale, is failed and queued again (storage.py), and a waiting
-worker runs it. So the study completes as long as one worker is alive, and every worker ends
-with the whole study in view to write the outputs from.
+worker runs it, resuming from the dead trial's last checkpoint (objective.py). So the study
+completes as long as one worker is alive, and every worker ends with the whole study in view
+to write the outputs from.
+
+A worker survives its trials: a trial that raises (out of memory, a full disk) is FAIL and the
+worker starts the next one, unless FAILS_IN_A_ROW of its trials failed in a row, which says
+the worker itself is broken. A trial whose heartbeat lapsed while it still trained (a frozen
+process, a database blip) has been failed and queued again by another worker: its original
+worker notices at its next evaluation, says so in one line and moves on.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import signal
 import sys
 import time
 import warnings
@@ -38,16 +47,44 @@ from soccer_td3.config import TrainConfig
 from soccer_td3.cores import available_cores, core_slots, pin
 from soccer_td3.errors import UserError
 from soccer_td3.training.signals import TrainingInterrupted
-from soccer_td3.tuning.objective import TrialObjective
+from soccer_td3.tuning.objective import TrialObjective, TrialTakenOver, stored
 from soccer_td3.tuning.space import SearchSpace
-from soccer_td3.tuning.storage import open_storage, open_study, retry_callback
+from soccer_td3.tuning.storage import MAX_RETRIES, open_storage, open_study, retry_callback
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 LIVE = (*FINISHED, TrialState.RUNNING, TrialState.WAITING)
+FAILS_IN_A_ROW = 3  # then the worker, not the trials, is what is broken
 
 
 class SurplusTrial(Exception):
     """A trial beyond the study's N-th: it gives its slot back before training."""
+
+
+class TuneInterrupted(Exception):
+    """SIGINT/SIGTERM: the running trial (if any) checkpointed and was queued again, unless
+    its retry budget was spent."""
+
+    def __init__(self, number: int | None, queued: bool) -> None:
+        if number is None:
+            what = "no trial was running here"
+        elif queued:
+            what = f"trial {number} is queued again with the same parameters"
+        else:
+            what = (
+                f"trial {number} is not queued again: it was already retried {MAX_RETRIES} "
+                "times (the limit)"
+            )
+        super().__init__(f"interrupted: {what}; run the same command to continue the study")
+        self.number, self.queued = number, queued
+
+
+def still_ours(trial: optuna.Trial) -> bool:
+    return stored(trial).state == TrialState.RUNNING
+
+
+def raise_interrupt(signum, frame) -> None:
+    """SIGTERM outside a trial's training acts as Ctrl-C does (train() has its own handler)."""
+    raise KeyboardInterrupt
 
 
 @dataclass(frozen=True)
@@ -98,26 +135,45 @@ def is_surplus(study: optuna.Study, number: int, trials: int) -> bool:
 
 
 class _SlotGuard:
-    """Wraps the objective: remembers the running trial and refuses surplus ones."""
+    """Wraps the objective: remembers the running trial and how it ended, refuses surplus
+    ones, and turns a lapsed trial's last report into TrialTakenOver."""
 
     def __init__(self, objective: Callable[[optuna.Trial], float], trials: int) -> None:
         self.objective, self.trials = objective, trials
         self.current: int | None = None
+        self.error: Exception | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
-        self.current = trial.number
+        self.current, self.error = trial.number, None
         if is_surplus(trial.study, trial.number, self.trials):
             trial.set_user_attr("surplus", True)
             raise SurplusTrial(f"the study already has {self.trials} trials; slot given back")
-        return self.objective(trial)
+        try:
+            value = self.objective(trial)
+        except TrainingInterrupted as stop:
+            # A stop, not a failure: run_worker's study.optimize catches every Exception.
+            raise KeyboardInterrupt(str(stop)) from None
+        except Exception as exc:
+            self.error = exc
+            if not isinstance(exc, TrialTakenOver) and not still_ours(trial):
+                self.error = TrialTakenOver(f"trial {trial.number} was failed by another worker")
+                raise self.error from None  # e.g. Optuna's refusal to report to a FAIL trial
+            raise
+        if not still_ours(trial):
+            self.error = TrialTakenOver(f"trial {trial.number} was failed by another worker")
+            raise self.error
+        return value
 
 
 class _NoTraceback(logging.Filter):
-    """Optuna logs a failed trial with its traceback; for these the message is the story."""
+    """Optuna logs a failed trial with its traceback; for these the message is the story, and
+    a taken-over trial's story is told by the worker's own line."""
 
     QUIET = (UserError, SurplusTrial, TrainingInterrupted, KeyboardInterrupt)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], TrialTakenOver):
+            return False
         if record.exc_info and isinstance(record.exc_info[1], self.QUIET):
             record.exc_info, record.exc_text = None, None
         return True
@@ -132,11 +188,16 @@ def _fail_stale(study: optuna.Study) -> None:
         fail_stale_trials(study)
 
 
-def requeue(study: optuna.Study, number: int, retry: RetryHeartbeatStaleTrialCallback) -> None:
-    """An interrupted trial (Ctrl-C, SIGTERM) is queued again like a dead worker's."""
+def requeue(study: optuna.Study, number: int, retry: RetryHeartbeatStaleTrialCallback) -> bool:
+    """An interrupted trial (Ctrl-C, SIGTERM) is queued again like a dead worker's; False when
+    the retry callback declined (the trial's retry budget is spent)."""
     for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
         if trial.number == number:
             retry(study, trial)
+    return any(
+        t.system_attrs.get("retry_history", [None])[-1] == number
+        for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    )
 
 
 def run_worker(
@@ -148,7 +209,7 @@ def run_worker(
     """Run trials until the study has `trials` finished ones (see the module docstring)."""
     logging.getLogger("optuna.study._optimize").addFilter(_NO_TRACEBACK)  # once per process
     guard = _SlotGuard(objective, trials)
-    said_waiting = False
+    said_waiting, failed_in_a_row = False, 0
     while True:
         _fail_stale(study)
         counts = trial_counts(study)
@@ -169,11 +230,34 @@ def run_worker(
         said_waiting = False
         guard.current = None
         try:
-            study.optimize(guard, n_trials=1, catch=(SurplusTrial,), gc_after_trial=True)
+            # catch=(Exception,): a trial's error fails that trial, not the worker.
+            study.optimize(guard, n_trials=1, catch=(Exception,), gc_after_trial=True)
         except (TrainingInterrupted, KeyboardInterrupt):
-            if guard.current is not None:
-                requeue(study, guard.current, retry_callback())
-            raise
+            number = guard.current
+            queued = number is not None and requeue(study, number, retry_callback())
+            raise TuneInterrupted(number, queued) from None
+        except ValueError:
+            # Optuna cannot tell a trial that another worker already failed ("Cannot tell a
+            # FAIL trial"): expected only for a taken-over one.
+            if not isinstance(guard.error, TrialTakenOver):
+                raise
+        if isinstance(guard.error, TrialTakenOver):
+            print(
+                f"trial {guard.current}: its heartbeat lapsed while it trained, so another "
+                "worker failed it and queued it again; stopped it here and moving on",
+                flush=True,
+            )
+            continue
+        if guard.error is None or isinstance(guard.error, SurplusTrial):
+            failed_in_a_row = 0
+            continue
+        failed_in_a_row += 1
+        print(f"trial {guard.current} failed: {guard.error!r}; going on", flush=True)
+        if failed_in_a_row >= FAILS_IN_A_ROW:
+            raise UserError(
+                f"the last {FAILS_IN_A_ROW} trials failed on this worker (the last with "
+                f"{guard.error!r}); fix that, then run the same command to continue the study"
+            )
 
 
 def open_plan_study(plan: WorkerPlan) -> optuna.Study:
@@ -192,12 +276,20 @@ def run_plan(plan: WorkerPlan, study: optuna.Study | None = None) -> None:
 
 
 def _child_main(plan: WorkerPlan, cores: set[int]) -> None:
+    """A spawned worker, in a session of its own: a terminal's Ctrl-C reaches only the
+    parent, which passes exactly one SIGTERM to each worker (as compare does), so a stop by
+    `kill PARENT` or by Ctrl-C checkpoints and requeues every running trial alike."""
+    os.setsid()
+    signal.signal(signal.SIGTERM, raise_interrupt)
     pin(cores)
     try:
         run_plan(plan)
     except UserError as exc:
         print(f"soccer-td3: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except TuneInterrupted as stopped:
+        print(f"{multiprocessing.current_process().name}: {stopped}", flush=True)
+        sys.exit(0)
     except (TrainingInterrupted, KeyboardInterrupt):
         sys.exit(0)
 
@@ -216,19 +308,20 @@ def run_workers(plan: WorkerPlan, n_jobs: int, study: optuna.Study) -> None:
         context.Process(target=_child_main, args=(plan, slices[i]), name=f"tune-worker-{i}")
         for i in range(1, n_jobs)
     ]
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
     for child in children:
         child.start()
     everything = set(available_cores())
     pin(slices[0])
     try:
         run_plan(plan, study)
-    except (TrainingInterrupted, KeyboardInterrupt):
-        raise  # Ctrl-C reached the children too; a second signal would kill them uncleanly
     except BaseException:
         for child in children:
-            child.terminate()  # SIGTERM: a training child checkpoints and requeues its trial
+            if child.is_alive():
+                child.terminate()  # one SIGTERM: it checkpoints and requeues its trial
         raise
     finally:
+        signal.signal(signal.SIGTERM, previous)
         for child in children:
             child.join()
             if child.exitcode not in (0, None):
