@@ -351,10 +351,15 @@ FAST_PRESET: dict[str, Any] = {
     "obs": "features",
     "obs_norm": True,
     "actor_last_layer_init": 3e-3,
+    "warmup": "policy",
+    "learning_starts": 20_000,
+    "critic_warmup": 50_000,
+    "actor_l2": 10.0,
     "actor_net": [256, 256],
     "critic_net": [256, 256],
-    "shaping": "default",
-}
+    "shaping": {"fall": 10.0, "away_from_ball": 0.5, "toward_target": 1.0, "upright": 0.05,
+                "action": 1.0},
+}  # fmt: skip
 PRESETS: dict[str, dict[str, Any]] = {
     "balanced": {},
     "large": {"actor_net": [1024, 512, 256, 128], "critic_net": [1024, 512, 256, 128]},

@@ -152,9 +152,16 @@ def test_actor_last_layer_init_starts_the_policy_near_zero():
 
     obs = torch.randn(256, 45) * 3
     small = build_learner(
-        TrainConfig(actor_last_layer_init=3e-3), 45, 12, -np.ones(12), np.ones(12), "cpu"
+        TrainConfig(actor_last_layer_init=3e-3, cpu_matmul="blas"),
+        45,
+        12,
+        -np.ones(12),
+        np.ones(12),
+        "cpu",
     )
-    default = build_learner(TrainConfig(), 45, 12, -np.ones(12), np.ones(12), "cpu")
+    default = build_learner(
+        TrainConfig(cpu_matmul="blas"), 45, 12, -np.ones(12), np.ones(12), "cpu"
+    )
     last = small.actor.net[-1]
     assert last.weight.abs().max() <= 3e-3 and last.bias.abs().max() <= 3e-3
     with torch.no_grad():
