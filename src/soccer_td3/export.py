@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from soccer_td3.agent.networks import Actor
 from soccer_td3.agent.onednn_linear import set_onednn
 from soccer_td3.envs import observation
-from soccer_td3.envs.control import ANKLE_PITCH, N_JOINTS, ControlSpec
+from soccer_td3.envs.control import ANKLE_PITCH, N_JOINTS, ControlSpec, balance_offset
 from soccer_td3.envs.registry import make_env, task_spec
 from soccer_td3.errors import UserError
 from soccer_td3.reports.evaluate import load_policy
@@ -77,7 +77,7 @@ class NormalisedActor(nn.Module):
         if self.balance is not None:
             tilt, rate = observation.GRAVITY_SLICE.start, observation.GYRO_SLICE.start + 1
             gravity_x, gyro_y = obs[:, tilt : tilt + 1], obs[:, rate : rate + 1]
-            shift = self.balance[0] * gravity_x + self.balance[1] * gyro_y
+            shift = balance_offset(gravity_x, gyro_y, self.balance)  # the wrapper's law
             target = target + shift * self.ankle_pitch
         q, q_dot = obs[:, :N_JOINTS], obs[:, N_JOINTS : 2 * N_JOINTS]
         torque = self.kp * (target - q) - self.kd * q_dot

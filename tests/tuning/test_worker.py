@@ -276,3 +276,70 @@ def test_soak_two_postgresql_workers_and_two_random_sigkills_complete_eight_tria
     logs = victim.with_suffix(".log").read_text() + survivor.with_suffix(".log").read_text()
     # A kill after the final checkpoint leaves a complete run: its retry starts over, saying so.
     assert logs.count(": resuming ") + logs.count("is complete to step") >= len(killed)
+
+
+def test_an_interrupted_trial_past_its_retry_budget_is_not_said_to_be_queued(tmp_path):
+    from soccer_td3.tuning.storage import MAX_RETRIES, retry_callback
+    from soccer_td3.tuning.worker import TuneInterrupted, requeue
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}", 1, 3)
+    study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
+    fresh = study.ask()
+    study.tell(fresh, state=TrialState.FAIL)
+    assert requeue(study, fresh.number, retry_callback())  # a first retry is queued
+    spent = optuna.trial.create_trial(
+        state=TrialState.FAIL,
+        system_attrs={"failed_trial": 0, "retry_history": list(range(MAX_RETRIES))},
+    )
+    study.add_trial(spent)
+    last = study.trials[-1].number
+    assert not requeue(study, last, retry_callback())
+    assert sum(t.state == TrialState.WAITING for t in study.trials) == 1
+    assert "is queued again" in str(TuneInterrupted(fresh.number, True))
+    message = str(TuneInterrupted(last, False))
+    assert "not queued again" in message and f"retried {MAX_RETRIES} times" in message
+
+
+def test_two_sqlite_workers_run_six_queued_trials_once_each(tmp_path, tiny_space):
+    """Six trials queued before two workers start on one SQLite file: each is claimed by one
+    worker only (BEGIN IMMEDIATE), so six run folders, one per trial, none twice."""
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=url, study_name="soccer-td3", direction="maximize")
+    for batch_size in (32, 64) * 3:
+        study.enqueue_trial({"batch_size": batch_size}, skip_if_exists=False)
+    args = ["--storage", url, "--trials", "6", "--search-space", str(tiny_space)]
+    args += ["--pruner", "none"]
+    machines = [tmp_path / "a", tmp_path / "b"]
+    workers = [start_worker(m, *args, core=i) for i, m in enumerate(machines)]
+    for worker, machine in zip(workers, machines, strict=True):
+        finish(worker, machine)
+    trials = study_trials(url)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert sorted(t.number for t in complete) == list(range(6))  # the six queued ones
+    folders = sorted(str(p.resolve()) for m in machines for p in m.glob("trial_*"))
+    assert sorted(t.user_attrs["run_dir"] for t in complete) == folders
+    assert len({Path(f).name for f in folders}) == 6  # no trial number ran on both workers
+
+
+def test_pruned_trials_are_verdicts_but_three_failures_in_a_row_stop_the_worker(tmp_path):
+    from soccer_td3.errors import UserError
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}", 1, 3)
+    pruner, sampler = optuna.pruners.NopPruner(), optuna.samplers.RandomSampler(seed=0)
+    study = open_study(storage, "s", sampler, pruner, {})
+
+    def pruned_then_scored(trial: optuna.Trial) -> float:
+        if trial.number < 3:
+            raise optuna.TrialPruned("poor")
+        return 1.0
+
+    run_worker(study, pruned_then_scored, trials=5, poll_seconds=0.1)
+    assert [t.state for t in study.trials] == [TrialState.PRUNED] * 3 + [TrialState.COMPLETE] * 2
+
+    def broken(trial: optuna.Trial) -> float:
+        raise OSError("No space left on device")
+
+    failing = open_study(storage, "f", sampler, pruner, {})
+    with pytest.raises(UserError, match="the last 3 trials failed on this worker"):
+        run_worker(failing, broken, trials=5, poll_seconds=0.1)
+    assert [t.state for t in failing.trials] == [TrialState.FAIL] * 3

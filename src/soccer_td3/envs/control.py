@@ -65,8 +65,9 @@ class ControlSpec:
         return self.control == "pd" and any(self.balance)
 
 
-def balance_offset(gravity_x: float, gyro_y: float, gains: tuple[float, float]) -> float:
-    """The ankle pitch targets' shift that keeps the pose from tipping (see the module doc)."""
+def balance_offset(gravity_x, gyro_y, gains: tuple[float, float]):
+    """The ankle pitch targets' shift that keeps the pose from tipping (see the module doc);
+    floats here, tensors in the exported model."""
     return gains[0] * gravity_x + gains[1] * gyro_y
 
 

@@ -153,6 +153,8 @@ class _SlotGuard:
         except TrainingInterrupted as stop:
             # A stop, not a failure: run_worker's study.optimize catches every Exception.
             raise KeyboardInterrupt(str(stop)) from None
+        except optuna.TrialPruned:
+            raise  # a verdict on the trial (PRUNED), not a failure
         except Exception as exc:
             self.error = exc
             if not isinstance(exc, TrialTakenOver) and not still_ours(trial):
