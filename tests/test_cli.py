@@ -1,5 +1,6 @@
 """The CLI as a user meets it: real subprocesses, real exit codes, real stderr."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -268,7 +269,7 @@ def test_a_balanced_pd_run_records_its_feedback_and_evaluates_held_or_as_submitt
     from safetensors import safe_open
 
     with safe_open(str(run / "final" / "actor.safetensors"), "pt") as weights:
-        control = __import__("json").loads(weights.metadata()["control"])
+        control = json.loads(weights.metadata()["control"])
     assert control["balance"] == [2.0, 0.05]
     results = {}
     for mode in ("held", "as-submitted"):
@@ -277,6 +278,6 @@ def test_a_balanced_pd_run_records_its_feedback_and_evaluates_held_or_as_submitt
         result = soccer_td3("evaluate", str(run), "--episodes", "1", "--json", str(out), *flags)
         assert result.returncode == 0, result.stderr
         assert ("re-decided at every env step" in result.stdout) == (mode == "as-submitted")
-        results[mode] = __import__("json").loads(out.read_text())
+        results[mode] = json.loads(out.read_text())
     # Held and re-decided actions are different games: the episodes differ.
     assert results["held"] != results["as-submitted"]

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from soccer_td3.envs.control import ControlSpec
 from soccer_td3.envs.observation import FEATURE_SIZE, FEATURE_TASKS
 from soccer_td3.envs.registry import TASKS
-from soccer_td3.envs.shaping import ShapingWeights, resolve_shaping
+from soccer_td3.envs.shaping import DEFAULT_SHAPING, ShapingWeights, resolve_shaping
 from soccer_td3.errors import UserError
 
 DEFAULT_TASK = "LowerT1GoaliePenaltyKick-v0"
@@ -133,7 +133,8 @@ class TrainConfig(BaseModel):
         0,
         ge=0,
         description="Env steps after learning_starts in which only the critic learns (the "
-        "actor and targets wait), so the actor does not follow an untrained critic.",
+        "actor waits, the targets still follow), so the actor does not chase a critic that "
+        "has not learnt yet.",
     )
     # --- control (envs/control.py); the defaults are the official Booster controller's
     control: Literal["torque", "pd"] = Field(
@@ -357,9 +358,8 @@ FAST_PRESET: dict[str, Any] = {
     "actor_l2": 10.0,
     "actor_net": [256, 256],
     "critic_net": [256, 256],
-    "shaping": {"fall": 10.0, "away_from_ball": 0.5, "toward_target": 1.0, "upright": 0.05,
-                "action": 1.0},
-}  # fmt: skip
+    "shaping": DEFAULT_SHAPING.model_dump() | {"action": 1.0},
+}
 PRESETS: dict[str, dict[str, Any]] = {
     "balanced": {},
     "large": {"actor_net": [1024, 512, 256, 128], "critic_net": [1024, 512, 256, 128]},

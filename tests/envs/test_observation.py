@@ -48,3 +48,20 @@ def test_fields_a_task_lacks_are_zeros():
     ball_at = 24 + 3 + 3 * 7  # joints, gravity, gyro/acc/vel, four goal vectors
     assert vector[ball_at : ball_at + 3].tolist() == [1, 2, 3]
     assert vector[27:ball_at].tolist() == [0.0] * (ball_at - 27)
+
+
+def test_the_gravity_and_gyro_slices_hold_what_the_balance_law_reads():
+    """The exported PD model reads tilt and pitch rate at these indices of the feature vector."""
+    from soccer_td3.envs.observation import GRAVITY_SLICE, GYRO_SLICE, features, projected_gravity
+    from soccer_td3.envs.registry import make_env
+
+    env = make_env("LowerT1GoaliePenaltyKick-v0", seed=0)
+    obs, info = env.reset(seed=0)
+    for _ in range(20):
+        obs, _, _, _, info = env.step(env.action_space.sample())
+    vector = features(obs, info, "LowerT1GoaliePenaltyKick-v0")
+    np.testing.assert_allclose(vector[GYRO_SLICE], info["robot_gyro"], rtol=1e-6)
+    want = projected_gravity(np.asarray(info["robot_quat"]))
+    np.testing.assert_allclose(vector[GRAVITY_SLICE], want, rtol=1e-6)
+    assert np.abs(vector[GYRO_SLICE]).max() > 0  # the robot moved: not a match of zeros
+    env.close()

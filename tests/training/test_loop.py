@@ -234,11 +234,11 @@ def test_warmup_policy_collects_the_initial_actor_and_random_collects_uniform(
 def test_critic_warmup_holds_the_actor_still_while_the_critic_and_targets_learn(tmp_path):
     from soccer_td3.training.checkpoint import load_checkpoint
 
-    def run(critic_warmup: int, folder: Path):
+    def run(critic_warmup: int, folder: Path, timesteps: int = 300):
         config = TrainConfig(
-            timesteps=300, learning_starts=100, critic_warmup=critic_warmup, log_interval=300,
-            batch_size=32, actor_net=[64, 64], critic_net=[64, 64], device="cpu",
-            checkpoint_freq=300,
+            timesteps=timesteps, learning_starts=100, critic_warmup=critic_warmup,
+            log_interval=100, batch_size=32, actor_net=[64, 64], critic_net=[64, 64],
+            device="cpu", checkpoint_freq=timesteps,
         )  # fmt: skip
         train(config, folder)
         nets = load_checkpoint(folder).nets
@@ -252,12 +252,18 @@ def test_critic_warmup_holds_the_actor_still_while_the_critic_and_targets_learn(
         }
         with (folder / "progress.csv").open() as handle:
             last = list(csv.DictReader(handle))[-1]
-        return moved, last
+        return moved, last, nets
 
-    held, last = run(critic_warmup=1000, folder=tmp_path / "held")
+    held, last, held_nets = run(critic_warmup=1000, folder=tmp_path / "held")
     # The actor equals its untouched target (both still the initial weights), the critic has
     # left its target behind, and no actor loss was ever computed.
     assert held == {"actor": False, "critic": True}
     assert last["train/critic_loss"] and not last.get("train/actor_loss")
-    free, last = run(critic_warmup=0, folder=tmp_path / "free")
+    _, _, initial = run(critic_warmup=1000, folder=tmp_path / "untrained", timesteps=100)
+    assert any(  # the critic's targets followed it (polyak) while the actor waited
+        not torch.equal(held_nets[key], initial[key])
+        for key in initial
+        if key.startswith("critic_target.")
+    )
+    free, last, _ = run(critic_warmup=0, folder=tmp_path / "free")
     assert free == {"actor": True, "critic": True} and last["train/actor_loss"]

@@ -90,9 +90,8 @@ def actor_loss(learner: TD3Learner, obs: Tensor) -> Tensor:
     q1 = q1.float()
     if not learner.hp.actor_l2:
         return -q1.mean()
-    return (
-        -q1.mean() / q1.abs().mean().detach() + learner.hp.actor_l2 * action.float().pow(2).mean()
-    )
+    penalty = learner.hp.actor_l2 * action.float().pow(2).mean()
+    return -q1.mean() / q1.abs().mean().detach().clamp_min(1e-8) + penalty
 
 
 @dataclass

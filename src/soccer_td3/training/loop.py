@@ -173,10 +173,10 @@ class TrainingRun:
     def elapsed(self) -> float:
         return time.perf_counter() - self.start_time
 
-    def collect(self) -> tuple[np.ndarray, np.ndarray, dict]:
+    def collect(self) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray]:
         """One vector step: random actions until learning_starts (unless warmup is policy),
         then the noisy policy; the transition goes into the buffer. Returns rewards, ended
-        flags and the step's infos."""
+        flags, the step's infos and each env's env steps."""
         config, num_envs = self.config, self.num_envs
         obs_t = torch.as_tensor(self.obs, dtype=torch.float32).to(self.device)  # one crossing
         self.learner.observe(obs_t)  # obs_norm: statistics of what is collected, nothing else

@@ -16,6 +16,8 @@ import socket
 from pathlib import Path
 
 import optuna
+import sqlalchemy.exc
+import yaml
 from rich.console import Console
 
 from soccer_td3.config import TrainConfig
@@ -39,11 +41,23 @@ class TrialTakenOver(Exception):
     """This worker's trial is no longer RUNNING in the study: its heartbeat lapsed, another
     worker failed it and queued it again. Training it further would be wasted."""
 
+    def __init__(self, number: int) -> None:
+        super().__init__(f"trial {number} was failed by another worker")
+
 
 def stored(trial: optuna.Trial) -> optuna.trial.FrozenTrial:
     """The trial as the study's database holds it now: its state, and the system attributes
     a retry carries (Optuna 5's Trial exposes neither)."""
     return trial.storage.get_trial(trial._trial_id)
+
+
+def taken_over(trial: optuna.Trial) -> bool:
+    """Whether another worker failed this trial. A database that cannot answer right now gets
+    the benefit of the doubt: a blip must not cost a trial that is still training."""
+    try:
+        return stored(trial).state != optuna.trial.TrialState.RUNNING
+    except sqlalchemy.exc.SQLAlchemyError:
+        return False
 
 
 class ScoreReporter:
@@ -55,8 +69,8 @@ class ScoreReporter:
         self.last: float | None = None
 
     def __call__(self, step: int, row: dict[str, float]) -> None:
-        if stored(self.trial).state != optuna.trial.TrialState.RUNNING:
-            raise TrialTakenOver(f"trial {self.trial.number} was failed by another worker")
+        if taken_over(self.trial):
+            raise TrialTakenOver(self.trial.number)
         self.last = row[SCORE]
         self.trial.report(self.last, step)
         if self.trial.should_prune():
@@ -125,8 +139,11 @@ class TrialObjective:
         if "failed_trial" not in stored(trial).system_attrs or not earlier:
             return None
         folder = Path(earlier)
-        if not has_checkpoint(folder):
-            print(f"trial {trial.number}: {folder} holds no checkpoint here; starting over")
+        if not has_checkpoint(folder) or not same_settings(folder / "config.yaml", config):
+            print(
+                f"trial {trial.number}: {folder} holds no checkpoint of these settings here; "
+                "starting over"
+            )
             return None
         try:
             checkpoint = load_checkpoint(folder)
@@ -136,3 +153,18 @@ class TrialObjective:
             return None
         print(f"trial {trial.number}: resuming {folder} at step {checkpoint.state['step']}")
         return checkpoint
+
+
+def same_settings(config_file: Path, config: TrainConfig) -> bool:
+    """Whether a folder's run is this trial's: another machine's path may name another run.
+    The CPU backend and device may differ per machine without changing the run."""
+    try:
+        theirs = yaml.safe_load(config_file.read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    ours = config.model_dump(mode="json")
+    return isinstance(theirs, dict) and all(
+        theirs.get(key) == value
+        for key, value in ours.items()
+        if key not in ("cpu_matmul", "device")
+    )

@@ -24,6 +24,7 @@ worker notices at its next evaluation, says so in one line and moves on.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -35,6 +36,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import optuna
@@ -47,13 +49,14 @@ from soccer_td3.config import TrainConfig
 from soccer_td3.cores import available_cores, core_slots, pin
 from soccer_td3.errors import UserError
 from soccer_td3.training.signals import TrainingInterrupted
-from soccer_td3.tuning.objective import TrialObjective, TrialTakenOver, stored
+from soccer_td3.tuning.objective import TrialObjective, TrialTakenOver, taken_over
 from soccer_td3.tuning.space import SearchSpace
 from soccer_td3.tuning.storage import MAX_RETRIES, open_storage, open_study, retry_callback
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 LIVE = (*FINISHED, TrialState.RUNNING, TrialState.WAITING)
 FAILS_IN_A_ROW = 3  # then the worker, not the trials, is what is broken
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class SurplusTrial(Exception):
@@ -78,11 +81,7 @@ class TuneInterrupted(Exception):
         self.number, self.queued = number, queued
 
 
-def still_ours(trial: optuna.Trial) -> bool:
-    return stored(trial).state == TrialState.RUNNING
-
-
-def raise_interrupt(signum, frame) -> None:
+def raise_interrupt(signum: int, frame: FrameType | None) -> None:
     """SIGTERM outside a trial's training acts as Ctrl-C does (train() has its own handler)."""
     raise KeyboardInterrupt
 
@@ -142,9 +141,10 @@ class _SlotGuard:
         self.objective, self.trials = objective, trials
         self.current: int | None = None
         self.error: Exception | None = None
+        self.interrupted = False
 
     def __call__(self, trial: optuna.Trial) -> float:
-        self.current, self.error = trial.number, None
+        self.current, self.error, self.interrupted = trial.number, None, False
         if is_surplus(trial.study, trial.number, self.trials):
             trial.set_user_attr("surplus", True)
             raise SurplusTrial(f"the study already has {self.trials} trials; slot given back")
@@ -152,17 +152,23 @@ class _SlotGuard:
             value = self.objective(trial)
         except TrainingInterrupted as stop:
             # A stop, not a failure: run_worker's study.optimize catches every Exception.
+            self.interrupted = True
+            if taken_over(trial):
+                self.error = TrialTakenOver(trial.number)  # nothing of ours left to requeue
             raise KeyboardInterrupt(str(stop)) from None
         except optuna.TrialPruned:
             raise  # a verdict on the trial (PRUNED), not a failure
+        except TrialTakenOver as exc:
+            self.error = exc
+            raise
         except Exception as exc:
             self.error = exc
-            if not isinstance(exc, TrialTakenOver) and not still_ours(trial):
-                self.error = TrialTakenOver(f"trial {trial.number} was failed by another worker")
-                raise self.error from None  # e.g. Optuna's refusal to report to a FAIL trial
+            if taken_over(trial):  # e.g. Optuna refusing a report to a FAIL trial
+                self.error = TrialTakenOver(trial.number)
+                raise self.error from None
             raise
-        if not still_ours(trial):
-            self.error = TrialTakenOver(f"trial {trial.number} was failed by another worker")
+        if taken_over(trial):
+            self.error = TrialTakenOver(trial.number)
             raise self.error
         return value
 
@@ -193,7 +199,9 @@ def _fail_stale(study: optuna.Study) -> None:
 def requeue(study: optuna.Study, number: int, retry: RetryHeartbeatStaleTrialCallback) -> bool:
     """An interrupted trial (Ctrl-C, SIGTERM) is queued again like a dead worker's; False when
     the retry callback declined (the trial's retry budget is spent)."""
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+    # deepcopy: the callback appends to the trial's retry_history in place, which must not
+    # reach this process's cached copy (as Optuna's own fail_stale_trials copies).
+    for trial in study.get_trials(deepcopy=True, states=(TrialState.FAIL,)):
         if trial.number == number:
             retry(study, trial)
     return any(
@@ -208,8 +216,21 @@ def run_worker(
     trials: int,
     poll_seconds: float,
 ) -> None:
-    """Run trials until the study has `trials` finished ones (see the module docstring)."""
+    """Run trials until the study has `trials` finished ones (see the module docstring).
+    Ctrl-C (or SIGTERM) anywhere ends it with TuneInterrupted, saying what was requeued."""
     logging.getLogger("optuna.study._optimize").addFilter(_NO_TRACEBACK)  # once per process
+    try:
+        _run_trials(study, objective, trials, poll_seconds)
+    except KeyboardInterrupt:  # between trials: waiting, counting, asking
+        raise TuneInterrupted(None, False) from None
+
+
+def _run_trials(
+    study: optuna.Study,
+    objective: Callable[[optuna.Trial], float],
+    trials: int,
+    poll_seconds: float,
+) -> None:
     guard = _SlotGuard(objective, trials)
     said_waiting, failed_in_a_row = False, 0
     while True:
@@ -249,8 +270,10 @@ def run_worker(
                 "worker failed it and queued it again; stopped it here and moving on",
                 flush=True,
             )
+            if guard.interrupted:  # the stop asked for still holds; the trial is not ours
+                raise TuneInterrupted(None, False)
             continue
-        if guard.error is None or isinstance(guard.error, SurplusTrial):
+        if guard.error is None:  # complete, pruned, or a surplus slot given back
             failed_in_a_row = 0
             continue
         failed_in_a_row += 1
@@ -277,11 +300,23 @@ def run_plan(plan: WorkerPlan, study: optuna.Study | None = None) -> None:
     run_worker(study, objective, plan.trials, poll_seconds=min(plan.heartbeat_interval, 5))
 
 
+def _stop_with_the_parent() -> None:
+    """SIGTERM this worker when its parent dies (Linux prctl PR_SET_PDEATHSIG): in a session
+    of its own it would otherwise train on, unseen, after a parent killed by SIGKILL or by a
+    second Ctrl-C. Elsewhere a no-op."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def _child_main(plan: WorkerPlan, cores: set[int]) -> None:
     """A spawned worker, in a session of its own: a terminal's Ctrl-C reaches only the
     parent, which passes exactly one SIGTERM to each worker (as compare does), so a stop by
     `kill PARENT` or by Ctrl-C checkpoints and requeues every running trial alike."""
     os.setsid()
+    _stop_with_the_parent()
     signal.signal(signal.SIGTERM, raise_interrupt)
     pin(cores)
     try:
@@ -311,11 +346,11 @@ def run_workers(plan: WorkerPlan, n_jobs: int, study: optuna.Study) -> None:
         for i in range(1, n_jobs)
     ]
     previous = signal.signal(signal.SIGTERM, raise_interrupt)
-    for child in children:
-        child.start()
     everything = set(available_cores())
-    pin(slices[0])
     try:
+        for child in children:
+            child.start()
+        pin(slices[0])
         run_plan(plan, study)
     except BaseException:
         for child in children:
@@ -324,7 +359,7 @@ def run_workers(plan: WorkerPlan, n_jobs: int, study: optuna.Study) -> None:
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
-        for child in children:
+        for child in (c for c in children if c.pid is not None):  # those that started
             child.join()
             if child.exitcode not in (0, None):
                 print(f"worker process {child.name} exited with code {child.exitcode}")
