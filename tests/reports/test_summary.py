@@ -64,3 +64,10 @@ def test_a_run_stopped_before_its_first_row_has_an_empty_curve(tmp_path):
     (run / "progress.csv").unlink()
     (loaded,) = find_runs([tmp_path])
     assert loaded.curve == [] and not loaded.finished
+
+
+def test_a_fast_run_is_labelled_fast_whatever_its_learning_starts(tmp_path):
+    write_run(tmp_path / "a", [1, 2], preset="fast")
+    write_run(tmp_path / "b", [1, 2], preset="fast", actor_l2=1.0)
+    labels = [v.label for v in group_variants(find_runs([tmp_path / "a", tmp_path / "b"]))]
+    assert labels == ["fast", "fast + actor_l2=1.0"]

@@ -47,9 +47,12 @@ class RunResult:
 
 def preset_of(config: TrainConfig) -> str:
     """The preset a config was built from, matched on every setting any preset sets; else the
-    nearest preset and what differs from it (`baseline + learning_rate=0.0005`)."""
+    nearest preset and what differs from it (`baseline + learning_rate=0.0005`).
+    learning_starts is left out: it is part of a run's budget, which compare and short runs
+    set for every preset alike, not of the recipe a label should name (only `fast` sets it)."""
     values, defaults = config.model_dump(), TrainConfig().model_dump()
-    keys = sorted({key for overrides in PRESETS.values() for key in overrides})
+    recipe = {key for overrides in PRESETS.values() for key in overrides} - {"learning_starts"}
+    keys = sorted(recipe)
     best_name, best_diff = "", keys
     for name, overrides in PRESETS.items():
         diff = [k for k in keys if values[k] != overrides.get(k, defaults[k])]
