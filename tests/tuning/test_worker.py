@@ -250,6 +250,8 @@ def test_soak_two_postgresql_workers_and_two_random_sigkills_complete_eight_tria
             if t.state == TrialState.RUNNING
             and t.number not in doomed  # a killed trial stays RUNNING until found stale
             and str(victim.resolve()) in t.user_attrs.get("run_dir", "")
+            # its own folder: a retry carries its parent's until it records its own
+            and Path(t.user_attrs["run_dir"]).name.startswith(f"trial_{t.number}")
             and has_checkpoint(Path(t.user_attrs["run_dir"]))
         ]
 

@@ -104,14 +104,18 @@ class TrialObjective:
         self.base, self.space, self.save_dir, self.console = base, space, save_dir, console
 
     def __call__(self, trial: optuna.Trial) -> float:
+        # A retry carries the attempt it retries in its user attributes (Optuna copies them):
+        # read that folder, then record this trial's own at once, so a worker killed in the
+        # next moment leaves the study naming the folder this trial made, not its parent's.
+        earlier = trial.user_attrs.get("run_dir")
+        run_dir = new_run_dir(self.save_dir / f"trial_{trial.number}")
+        trial.set_user_attr("run_dir", str(run_dir.resolve()))
         config = trial_config(self.base, sample(trial, self.space))
         config, matmul_line = resolve_cpu_matmul(config)  # per machine: workers may differ
         if matmul_line:
             self.console.print(matmul_line)
-        resume = self.earlier_attempt(trial, config)
-        run_dir = new_run_dir(self.save_dir / f"trial_{trial.number}")
+        resume = self.earlier_attempt(trial, earlier, config)
         config.to_yaml(run_dir / "config.yaml")
-        trial.set_user_attr("run_dir", str(run_dir.resolve()))
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("config", config.model_dump(mode="json"))
         print(f"trial {trial.number}: {run_dir}  {trial.params}", flush=True)
@@ -130,12 +134,11 @@ class TrialObjective:
             raise UserError(f"trial {trial.number} made no evaluation to score it")
         return scores.last
 
-    def earlier_attempt(self, trial: optuna.Trial, config: TrainConfig) -> Checkpoint | None:
-        """The last checkpoint of the attempt this trial retries, when its folder is here.
-
-        The retry carries that attempt's user attributes (Optuna copies them), so `run_dir`
-        still names its folder until this trial records its own."""
-        earlier = trial.user_attrs.get("run_dir")
+    def earlier_attempt(
+        self, trial: optuna.Trial, earlier: str | None, config: TrainConfig
+    ) -> Checkpoint | None:
+        """The last checkpoint of the attempt this trial retries (its folder `earlier`), when
+        that folder is here and holds a run of these settings."""
         if "failed_trial" not in stored(trial).system_attrs or not earlier:
             return None
         folder = Path(earlier)
