@@ -239,26 +239,12 @@ class TrainConfig(BaseModel):
     @field_validator("pd_kp", "pd_kd", "pd_pose", mode="before")
     @classmethod
     def _per_joint(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                value = [float(v) for v in value.strip().strip("[]").split(",")]
-            except ValueError:
-                raise ValueError(f"{value!r} is not a comma-separated list of numbers") from None
-        if not isinstance(value, list | tuple) or len(value) != 12:
-            raise ValueError(f"{value!r} needs 12 values, one per joint, like 200,200,...")
-        return value
+        return number_list(value, 12, "one per joint, like 200,200,...")
 
     @field_validator("pd_balance", mode="before")
     @classmethod
     def _two_gains(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                value = [float(v) for v in value.strip().strip("[]").split(",")]
-            except ValueError:
-                raise ValueError(f"{value!r} is not a comma-separated list of numbers") from None
-        if not isinstance(value, list | tuple) or len(value) != 2:
-            raise ValueError(f"{value!r} needs 2 values, tilt and rate gains, like 2,0.05")
-        return value
+        return number_list(value, 2, "tilt and rate gains, like 2,0.05")
 
     @field_validator("shaping", mode="before")
     @classmethod
@@ -340,6 +326,18 @@ class TrainConfig(BaseModel):
 
     def to_yaml(self, path: Path) -> None:
         path.write_text(yaml.safe_dump(self.model_dump(), sort_keys=False))
+
+
+def number_list(value: Any, size: int, example: str) -> Any:
+    """A flag's `1,2,3` (or a YAML list) as `size` numbers; anything else is refused."""
+    if isinstance(value, str):
+        try:
+            value = [float(v) for v in value.strip().strip("[]").split(",")]
+        except ValueError:
+            raise ValueError(f"{value!r} is not a comma-separated list of numbers") from None
+    if not isinstance(value, list | tuple) or len(value) != size:
+        raise ValueError(f"{value!r} needs {size} values, {example}")
+    return value
 
 
 # The seed's presets (seed-task3.md, Parts A and D); balanced is the recipe default. `fast` is
