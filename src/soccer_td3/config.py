@@ -64,6 +64,13 @@ class TrainConfig(BaseModel):
         "vector of envs/observation.py (features); auto = raw for one task, features for several.",
     )
     timesteps: int = Field(5_000_000, gt=0, description="Total environment steps to train for.")
+    max_minutes: float | None = Field(
+        None,
+        gt=0,
+        description="Also stop after this many wall-clock minutes (evaluations included, summed "
+        "over resumes), with a last evaluation and the final model as at `timesteps`: runs of "
+        "different speeds then compare at equal time.",
+    )
     seed: int = Field(0, ge=0, description="Seed for the envs, the networks and the noise.")
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Learner device; auto picks cuda when available."

@@ -1,5 +1,6 @@
 """compare and report through the CLI, as a user runs them: real runs, real files."""
 
+import csv
 import math
 import os
 import re
@@ -89,6 +90,25 @@ def test_curves_png_is_a_valid_png_with_two_curves(comparison: Path):
     # is ~200 pixels; a curve across both panels is thousands.
     assert colour_pixels(png, "#1f77b4") > 1000
     assert colour_pixels(png, "#ff7f0e") > 1000
+
+
+def test_max_minutes_compares_at_equal_wall_clock_time(tmp_path):
+    out = tmp_path / "cmp"
+    result = soccer_td3(
+        "compare", "--presets", "baseline", "balanced", "--seeds", "1", "--jobs", "2",
+        "--out", str(out), "--timesteps", "1000000", "--max-minutes", "0.1",
+        "--eval-freq", "500000", "--eval-episodes", "1", "--set", "learning_starts=100",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    for preset in ("baseline", "balanced"):
+        run = out / preset / "seed0"
+        with (run / "progress.csv").open() as handle:
+            last = list(csv.DictReader(handle))[-1]
+        assert int(last["time/total_timesteps"]) < 1_000_000
+        assert 6.0 <= float(last["time/time_elapsed"]) < 60.0
+        assert last["eval/mean_score"]  # each run ends on its own evaluation
+        assert (run / "final" / "actor.safetensors").is_file()
+    assert "stopped after 0.1 wall-clock minutes" in (out / "report.md").read_text()
 
 
 def test_report_rebuilds_from_the_run_folders_without_training(comparison: Path, tmp_path):

@@ -12,7 +12,9 @@ from soccer_td3.config import TrainConfig
 from soccer_td3.envs.observation import FEATURE_SIZE
 from soccer_td3.envs.registry import make_env
 from soccer_td3.envs.shaping import SHAPING_TERMS
+from soccer_td3.training.checkpoint import load_checkpoint
 from soccer_td3.training.loop import train
+from tests.conftest import tiny
 
 
 def test_a_300_step_real_run_writes_metrics_tensorboard_and_weights_that_act(
@@ -267,3 +269,33 @@ def test_critic_warmup_holds_the_actor_still_while_the_critic_and_targets_learn(
     )
     free, last, _ = run(critic_warmup=0, folder=tmp_path / "free")
     assert free == {"actor": True, "critic": True} and last["train/actor_loss"]
+
+
+def _rows(run: Path) -> list[dict]:
+    with (run / "progress.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_max_minutes_stops_on_time_with_a_last_evaluation_and_the_final_model(tmp_path: Path):
+    config = tiny(timesteps=1_000_000, max_minutes=0.1, eval_freq=500_000, eval_episodes=1)
+    final = train(config, tmp_path)
+
+    rows = _rows(tmp_path)
+    last = rows[-1]
+    assert 0 < int(last["time/total_timesteps"]) < config.timesteps
+    assert 6.0 <= float(last["time/time_elapsed"]) < 60.0
+    assert last["eval/mean_score"]  # the stop's own evaluation, at the stopping step
+    assert [r for r in rows if r["eval/mean_score"]] == [last]
+    assert (final / ACTOR_FILE).is_file()
+
+
+def test_max_minutes_counts_the_time_of_the_run_before_a_resume(tmp_path: Path):
+    train(tiny(checkpoint_freq=300), tmp_path)
+    checkpoint = load_checkpoint(tmp_path)
+    spent = checkpoint.state["time_elapsed"]
+    assert checkpoint.state["step"] == 300 and spent > 0.5
+    # A budget just under the first process's own time: counted alone, the resumed process
+    # would still train for most of it; counted together, it has nothing left.
+    budget = tiny(timesteps=1_000_000, checkpoint_freq=300, max_minutes=0.9 * spent / 60)
+    train(budget, tmp_path, resume=checkpoint)
+    assert int(_rows(tmp_path)[-1]["time/total_timesteps"]) == 300

@@ -147,10 +147,18 @@ def write_report(runs: list[RunResult], out_dir: Path, threshold: float | None =
     configs = [v.config for v in variants]
     tasks = sorted({t for c in configs for t in c.env})
     unfinished = [r.path for r in runs if not r.finished]
+    budgets = sorted({c.max_minutes for c in configs if c.max_minutes is not None})
+    budget = (
+        f"stopped after {' / '.join(f'{m:g}' for m in budgets)} wall-clock minutes (equal "
+        "time: compare final figures, not steps), "
+        if budgets
+        else ""
+    )
     lines = [
         f"# Comparison: {' vs '.join(v.label for v in variants)}",
         "",
         f"Tasks: {', '.join(tasks)}. Up to {max(r.steps for r in runs):,} env steps per run, "
+        f"{budget}"
         f"evaluated every {configs[0].eval_freq:,} steps with {configs[0].eval_episodes} "
         "deterministic episode(s) per task. Written "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from {len(runs)} run folders.",

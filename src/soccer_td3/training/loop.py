@@ -236,11 +236,30 @@ class TrainingRun:
                 batch = self.buffer.sample(config.batch_size)
                 self.losses.add(self.learner.update(batch, actor_learns))
 
+    def out_of_time(self) -> bool:
+        """The wall-clock budget (`max_minutes`) is spent, this process's time and earlier
+        ones' (a resume) together."""
+        budget = self.config.max_minutes
+        return budget is not None and self.state.time_elapsed + self.elapsed() >= budget * 60
+
     def evaluate_when_due(self) -> None:
         config, state = self.config, self.state
         if state.next_eval is None or state.step < state.next_eval:
             return
         state.next_eval = next_multiple(state.step, config.eval_freq)
+        self.evaluate()
+
+    def evaluate_at_stop(self) -> None:
+        """A run stopped by its time budget ends on an evaluation of its last weights, as a run
+        whose timesteps are a multiple of eval_freq does: its final figure is its own."""
+        if self.config.eval_freq and self.state.last_eval_step != self.state.step:
+            self.evaluate()
+            if (status := self.log_when_due()) is not None:
+                self.console.print(f"stopped by max_minutes at step {self.state.step}: {status}")
+
+    def evaluate(self) -> None:
+        config, state = self.config, self.state
+        state.last_eval_step = state.step
         evaluation = evaluate_during_training(self.learner, config)
         self.pending_eval |= evaluation  # goes out in a row of its own step (log_when_due)
         if evaluation["eval/mean_score"] > state.best_score:
@@ -389,7 +408,7 @@ def train(
     stop = StopOnSignal()
     try:
         with progress, stop:
-            while state.step < config.timesteps:
+            while state.step < config.timesteps and not run.out_of_time():
                 run.record_finished_episodes(*run.collect())
                 if (line := threads.poll()) is not None:
                     console.print(line)
@@ -400,6 +419,8 @@ def train(
                 elif state.step % 100 < run.num_envs * config.decimation:
                     progress.update(bar, completed=state.step)
                 run.checkpoint_when_due(stop.requested)
+            if state.step < config.timesteps:
+                run.evaluate_at_stop()
     finally:
         logger.close()
         envs.close()

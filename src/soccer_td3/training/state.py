@@ -22,6 +22,7 @@ class TrainState:
     untrained_steps: int = 0
     best_score: float = -math.inf
     time_elapsed: float = 0.0
+    last_eval_step: int = -1  # the step of the latest evaluation (-1: none yet)
     stats: EpisodeStats = field(default_factory=EpisodeStats)
     per_task: dict[str, EpisodeStats] = field(default_factory=dict)
 
@@ -45,6 +46,7 @@ class TrainState:
             "next_checkpoint": self.next_checkpoint,
             "best_score": self.best_score,
             "time_elapsed": self.time_elapsed + elapsed,
+            "last_eval_step": self.last_eval_step,
             "stats": self.stats.to_dict(),
             "per_task": {task: stats.to_dict() for task, stats in self.per_task.items()},
         }
@@ -59,6 +61,7 @@ class TrainState:
             untrained_steps=state["untrained_steps"],
             best_score=state["best_score"],
             time_elapsed=state["time_elapsed"],
+            last_eval_step=state.get("last_eval_step", -1),  # absent from older checkpoints
             stats=EpisodeStats.from_dict(state["stats"]),
             per_task={t: EpisodeStats.from_dict(d) for t, d in state["per_task"].items()},
         )
