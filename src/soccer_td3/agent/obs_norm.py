@@ -40,5 +40,7 @@ class ObsNormalizer(nn.Module):
     def forward(self, obs: Tensor) -> Tensor:
         mean = self.mean.to(obs.dtype)
         std = (self.var + EPS).sqrt().to(obs.dtype)
-        clip = float(self.clip)
+        # A tensor bound, not float(self.clip): no host read-back on a GPU, and a traced
+        # export keeps it as the buffer it is instead of baking in a constant with a warning.
+        clip = self.clip.to(obs.dtype)
         return ((obs - mean) / std).clamp(-clip, clip)
