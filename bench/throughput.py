@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from soccer_td3.config import PRESETS, build_config
+from soccer_td3.cores import cpu_sample, others_usage
 from soccer_td3.training.loop import train
 from soccer_td3.training.settings import td3_hyperparams
 
@@ -42,14 +43,20 @@ TASK = "LowerT1GoaliePenaltyKick-v0"
 LOG_EVERY = 100  # ours logs a timed row this often; the timing window starts and ends on one
 
 
-def warn_if_busy() -> None:
-    """Checked once, before anything runs: later the load average counts our own run."""
-    load = os.getloadavg()[0]
-    cores = os.cpu_count() or 1
-    if load > 0.5:
+def warn_if_busy(seconds: float = 2.0) -> None:
+    """What other processes use of the cores over `seconds`, before anything runs. Not the load
+    average: it still counts a benchmark that ended a minute ago, so back-to-back runs would
+    all warn."""
+    before = cpu_sample()
+    time.sleep(seconds)
+    now = cpu_sample()
+    if before is None or now is None:
+        return
+    others = others_usage(now, before)
+    if others > 0.25:
         print(
-            f"WARNING: load average {load:.2f} on {cores} cores: another process is busy; "
-            "figures may be far below this machine's (a busy neighbour halves them)",
+            f"WARNING: other processes use {others:.2f} of this machine's {os.cpu_count()} "
+            "cores: figures may be far below its own (a busy neighbour halves them)",
             file=sys.stderr,
         )
 

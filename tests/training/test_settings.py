@@ -1,5 +1,6 @@
 """Every speed switch of TrainConfig reaches the learner train builds, and takes effect there."""
 
+import itertools
 import os
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from soccer_td3.agent import onednn_linear
+from soccer_td3.agent import matmul_choice, onednn_linear
 from soccer_td3.agent.matmul_choice import cache_file, random_batch
 from soccer_td3.agent.onednn_linear import FastLinear
 from soccer_td3.agent.td3 import actor_loss, critic_loss
@@ -112,6 +113,33 @@ def test_auto_measures_once_per_machine_and_shapes_then_reads_the_cache(tmp_path
     assert fixed.cpu_matmul == "blas" and line is None
     bf16, line = resolve_cpu_matmul(tiny(precision="bf16"))
     assert bf16.cpu_matmul == "blas" and "unused" in line
+
+
+def test_auto_times_no_update_that_follows_a_switch_of_backend(monkeypatch):
+    """The update after a switch pays for the switch; measure must leave it untimed."""
+    learner = learner_for()
+    window = {"open": False}  # perf_counter is read at a window's start and at its end
+
+    def perf_counter() -> float:
+        window["open"] = not window["open"]
+        return 0.0
+
+    monkeypatch.setattr(matmul_choice.time, "perf_counter", perf_counter)
+    log: list[tuple[bool, bool]] = []  # (oneDNN in use, inside a timing window) per update
+    update = learner.update
+    linears = [m for m in learner.critic.modules() if isinstance(m, FastLinear)]
+    widest = max(linears, key=lambda m: m.weight.numel())  # big enough for oneDNN
+
+    def logged(batch):
+        log.append((widest.onednn, window["open"]))
+        return update(batch)
+
+    monkeypatch.setattr(learner, "update", logged)
+    matmul_choice.measure(learner, 32, rounds=2, per_round=3)
+    runs = [list(group) for _, group in itertools.groupby(log, key=lambda entry: entry[0])]
+    assert [len(run) for run in runs] == [2, 2, 4, 4, 4, 4]  # warm-ups, then 1 + 3 a round
+    for run in runs[2:]:
+        assert [timed for _, timed in run] == [False, True, True, True]
 
 
 def test_bf16_warns_only_on_a_cpu_that_would_emulate_it():

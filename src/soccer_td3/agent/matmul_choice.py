@@ -25,6 +25,9 @@ from soccer_td3.cores import cpu_sample, others_usage
 BACKENDS = ("onednn", "blas")
 BUSY_CORES = 0.5  # other processes' use during the measurement above which it is not cached
 ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+# Part of every cache key: entries of an earlier way of measuring are not read (v1 timed the
+# first update after each switch, see measure).
+MEASUREMENT = "v2"
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,8 @@ def cache_file() -> Path:
 def cache_key(learner: TD3Learner, batch_size: int) -> str:
     actor, critic = learner.actor, learner.critic
     return (
-        f"{cpu_identity()} | torch {torch.__version__} | {torch.get_num_threads()} threads | "
+        f"{MEASUREMENT} | {cpu_identity()} | torch {torch.__version__} | "
+        f"{torch.get_num_threads()} threads | "
         f"obs {actor.obs_dim} act {actor.act_dim} actor {actor.hidden} critic {critic.hidden} "
         f"{actor.activation} batch {batch_size}"
     )
@@ -112,9 +116,15 @@ def _use(learner: TD3Learner, backend: str) -> None:
         set_onednn(net, backend == "onednn")
 
 
-def measure(learner: TD3Learner, batch_size: int, rounds: int = 6, per_round: int = 3) -> dict:
+def measure(learner: TD3Learner, batch_size: int, rounds: int = 6, per_round: int = 4) -> dict:
     """Median ms per update of each backend, rounds alternating. `learner` is a scratch copy:
-    its weights move."""
+    its weights move.
+
+    The first update after a switch is not timed: it pays for the switch (caches and kernels
+    of the other backend), which a run never does. Timed, it made the backend switched to
+    look slower, and for short rounds that bias exceeded the difference being measured:
+    on machine C, 3 timed updates per round picked oneDNN (12-14 ms each) while BLAS was the
+    faster by 10% in the loop and in longer rounds (docs/design.md, "Measured")."""
     batch = random_batch(learner, batch_size)
     samples: dict[str, list[float]] = {b: [] for b in BACKENDS}
     for backend in BACKENDS:  # warm-up: first calls allocate and pick kernels
@@ -124,6 +134,7 @@ def measure(learner: TD3Learner, batch_size: int, rounds: int = 6, per_round: in
     for _ in range(rounds):
         for backend in BACKENDS:
             _use(learner, backend)
+            learner.update(batch)  # untimed: the switch's own cost
             start = time.perf_counter()
             for _ in range(per_round):
                 learner.update(batch)
