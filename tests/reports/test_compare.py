@@ -111,6 +111,22 @@ def test_max_minutes_compares_at_equal_wall_clock_time(tmp_path):
     assert "stopped after 0.1 wall-clock minutes" in (out / "report.md").read_text()
 
 
+def test_progress_counts_steps_or_the_time_budget_whichever_is_further(tmp_path):
+    from soccer_td3.reports.compare import PlannedRun
+
+    run = PlannedRun("balanced", 0, tmp_path / "run")
+    assert run.fraction_done(1000, None) == 0.0  # no row yet
+    run.folder.mkdir()
+    (run.folder / "progress.csv").write_text(
+        "time/total_timesteps,time/time_elapsed\n100,6.0\n500,45.0\n"
+    )
+    assert run.fraction_done(1000, None) == 0.5
+    assert run.fraction_done(1000, 1.0) == 0.75  # 45 s of a 60 s budget
+    assert run.fraction_done(1000, 10.0) == 0.5  # the steps are further than the time
+    (run.folder / "final").mkdir()
+    assert run.fraction_done(1000, 10.0) == 1.0
+
+
 def test_report_rebuilds_from_the_run_folders_without_training(comparison: Path, tmp_path):
     before = {p: p.stat().st_mtime for p in comparison.rglob("actor.safetensors")}
     result = soccer_td3("report", str(comparison), "--out", str(tmp_path / "again"))

@@ -28,7 +28,7 @@ from soccer_td3.config import PRESETS, build_config
 from soccer_td3.cores import core_slots, pin
 from soccer_td3.errors import UserError
 from soccer_td3.training.checkpoint import has_checkpoint
-from soccer_td3.training.metrics import STEP_KEY
+from soccer_td3.training.metrics import STEP_KEY, TIME_KEY
 from soccer_td3.training.run_dir import writable_dir
 from soccer_td3.training.signals import StopOnSignal
 
@@ -52,17 +52,24 @@ class PlannedRun:
     def resumable(self) -> bool:
         return not self.finished() and has_checkpoint(self.folder)
 
-    def steps_done(self) -> int:
-        """The last logged step (0 before the first row): the progress bar's measure."""
+    def fraction_done(self, timesteps: int, max_minutes: float | None) -> float:
+        """How far the run is, 0 to 1: the progress bar's measure. Its last logged step over
+        `timesteps`, or, with a wall-clock budget, its time over the budget when that is
+        further (a budget run ends long before its timesteps)."""
+        if self.finished():
+            return 1.0
         progress = self.folder / "progress.csv"
         if not progress.is_file():
-            return 0
+            return 0.0
         with progress.open(newline="") as handle:
             last = next(reversed(list(csv.DictReader(handle))), {})
         try:
-            return int(float(last.get(STEP_KEY) or 0))
+            done = float(last.get(STEP_KEY) or 0) / timesteps
+            if max_minutes:
+                done = max(done, float(last.get(TIME_KEY) or 0) / (max_minutes * 60))
         except ValueError:  # a row being written
-            return 0
+            return 0.0
+        return min(done, 1.0)
 
 
 @dataclass(frozen=True)
@@ -176,7 +183,7 @@ def run_comparison(
     free = core_slots(jobs)
     running: dict[PlannedRun, tuple[subprocess.Popen, set[int], float]] = {}
     failed: list[PlannedRun] = []
-    timesteps = plan.settings["timesteps"]
+    timesteps, budget = plan.settings["timesteps"], plan.settings.get("max_minutes")
     progress = Progress(
         TextColumn("[bold]compare"),
         BarColumn(),
@@ -185,7 +192,7 @@ def run_comparison(
         console=console,
     )
     done = len(runs) - len(todo)
-    bar = progress.add_task("compare", total=len(runs) * timesteps, runs="")
+    bar = progress.add_task("compare", total=len(runs), runs="")
     forwarded = False
     with progress, StopOnSignal() as stop:
         while (todo and not stop.requested) or running:
@@ -218,8 +225,8 @@ def run_comparison(
                         f"[red]{run.name} stopped (exit {process.returncode}) after "
                         f"{minutes:.1f} min; see {logs / f'{run.preset}_seed{run.seed}.log'}"
                     )
-            steps = sum(timesteps if r.finished() else r.steps_done() for r in runs)
-            progress.update(bar, completed=steps, runs=f"{done}/{len(runs)} runs done")
+            fraction = sum(r.fraction_done(timesteps, budget) for r in runs)
+            progress.update(bar, completed=fraction, runs=f"{done}/{len(runs)} runs done")
             time.sleep(0.5)
     if stop.requested:
         raise ComparisonInterrupted

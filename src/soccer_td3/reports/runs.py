@@ -12,7 +12,7 @@ from pathlib import Path
 
 from soccer_td3.config import PRESETS, TrainConfig, build_config
 from soccer_td3.errors import UserError
-from soccer_td3.training.metrics import STEP_KEY
+from soccer_td3.training.metrics import STEP_KEY, TIME_KEY
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def load_run(folder: Path) -> RunResult:
     for row in rows:
         reward, score = _float(row, "eval/mean_reward"), _float(row, "eval/mean_score")
         if reward is not None and score is not None:
-            step, seconds = int(float(row[STEP_KEY])), _float(row, "time/time_elapsed") or 0.0
+            step, seconds = int(float(row[STEP_KEY])), _float(row, TIME_KEY) or 0.0
             curve.append(EvalPoint(step, seconds, reward, score))
     last = rows[-1] if rows else {}
     return RunResult(
@@ -92,7 +92,7 @@ def load_run(folder: Path) -> RunResult:
         config=config,
         curve=curve,
         steps=int(float(last.get(STEP_KEY) or 0)),
-        seconds=_float(last, "time/time_elapsed") or 0.0,
+        seconds=_float(last, TIME_KEY) or 0.0,
         finished=(folder / "final").is_dir(),
     )
 

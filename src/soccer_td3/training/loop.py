@@ -30,7 +30,7 @@ from soccer_td3.envs.vector import env_steps_taken, final_infos, make_vector_env
 from soccer_td3.errors import UserError
 from soccer_td3.training.checkpoint import Checkpoint, restore, save_checkpoint
 from soccer_td3.training.evaluation import evaluate_task
-from soccer_td3.training.metrics import MetricsLogger
+from soccer_td3.training.metrics import TIME_KEY, MetricsLogger
 from soccer_td3.training.redflags import RedFlag, RedFlagMonitor
 from soccer_td3.training.settings import (
     build_learner,
@@ -285,7 +285,7 @@ class TrainingRun:
         row |= {
             **self.losses.drain(),
             "time/fps": fps,
-            "time/time_elapsed": state.time_elapsed + elapsed,
+            TIME_KEY: state.time_elapsed + elapsed,
             "time/episodes": state.stats.count,
             "train/n_updates": self.learner.n_updates,
             **self.pending_eval,

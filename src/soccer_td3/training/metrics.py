@@ -15,6 +15,7 @@ from typing import Any
 from soccer_td3.errors import UserError
 
 STEP_KEY = "time/total_timesteps"
+TIME_KEY = "time/time_elapsed"  # training seconds, summed over resumes
 
 
 class CsvSink:
