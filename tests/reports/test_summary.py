@@ -71,3 +71,10 @@ def test_a_fast_run_is_labelled_fast_whatever_its_learning_starts(tmp_path):
     write_run(tmp_path / "b", [1, 2], preset="fast", actor_l2=1.0)
     labels = [v.label for v in group_variants(find_runs([tmp_path / "a", tmp_path / "b"]))]
     assert labels == ["fast", "fast + actor_l2=1.0"]
+
+
+def test_seeds_whose_auto_backend_differs_are_still_one_variant(tmp_path):
+    write_run(tmp_path / "s0", [1, 2], seed=0, cpu_matmul="onednn")
+    write_run(tmp_path / "s1", [1, 3], seed=1, cpu_matmul="blas")
+    variants = group_variants(find_runs([tmp_path]))
+    assert [(v.label, len(v.runs)) for v in variants] == [("balanced", 2)]

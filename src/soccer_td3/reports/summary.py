@@ -15,7 +15,14 @@ from scipy.stats import bootstrap
 from soccer_td3.reports.runs import EvalPoint, RunResult, preset_of
 
 # Settings that differ between seeds of one variant, or do not change what is learned.
-NOT_A_VARIANT = {"seed", "device", "log_interval", "checkpoint_freq", "keep_checkpoints"}
+NOT_A_VARIANT = {
+    "seed",
+    "device",
+    "cpu_matmul",  # auto resolves per run: seeds measured apart may pick either, same maths
+    "log_interval",
+    "checkpoint_freq",
+    "keep_checkpoints",
+}
 
 
 @dataclass(frozen=True)
