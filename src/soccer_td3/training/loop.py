@@ -249,13 +249,17 @@ class TrainingRun:
         state.next_eval = next_multiple(state.step, config.eval_freq)
         self.evaluate()
 
-    def evaluate_at_stop(self) -> None:
-        """A run stopped by its time budget ends on an evaluation of its last weights, as a run
-        whose timesteps are a multiple of eval_freq does: its final figure is its own."""
+    def stop_on_time(self) -> None:
+        """A run stopped by its time budget says so, with or without evaluations, and ends on
+        an evaluation of its last weights, as a run whose timesteps are a multiple of eval_freq
+        does: its final figure is its own."""
         if self.config.eval_freq and self.state.last_eval_step != self.state.step:
             self.evaluate()
-            if (status := self.log_when_due()) is not None:
-                self.console.print(f"stopped by max_minutes at step {self.state.step}: {status}")
+            self.log_when_due()
+        self.console.print(
+            f"max_minutes {self.config.max_minutes:g} reached at step {self.state.step} of "
+            f"{self.config.timesteps}: stopped"
+        )
 
     def evaluate(self) -> None:
         config, state = self.config, self.state
@@ -420,7 +424,7 @@ def train(
                     progress.update(bar, completed=state.step)
                 run.checkpoint_when_due(stop.requested)
             if state.step < config.timesteps:
-                run.evaluate_at_stop()
+                run.stop_on_time()
     finally:
         logger.close()
         envs.close()
