@@ -23,6 +23,21 @@ def onednn_available() -> bool:
     return torch.backends.mkldnn.is_available()
 
 
+def onednn_product(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """x @ W^T + b in oneDNN (`x` contiguous: see _OneDnnLinear)."""
+    return _linear_pointwise(x, weight, bias, "none", [], "")
+
+
+def onednn_input_grad(grad: Tensor, weight: Tensor) -> Tensor:
+    """grad @ W: W.t() is a [in, out] view used as oneDNN's [N, K] weight, no copy."""
+    return _linear_pointwise(grad, weight.t(), None, "none", [], "")
+
+
+def onednn_weight_grad(grad: Tensor, x: Tensor) -> Tensor:
+    """grad^T @ x: the batch is the reduction dim; x.t() is again a free weight view."""
+    return _linear_pointwise(grad.t().contiguous(), x.t(), None, "none", [], "")
+
+
 class _OneDnnLinear(torch.autograd.Function):
     """y = x @ W^T + b with all three products in oneDNN; gradients as nn.Linear's."""
 
@@ -33,7 +48,7 @@ class _OneDnnLinear(torch.autograd.Function):
         x = x.contiguous()
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
-        return _linear_pointwise(x, weight, bias, "none", [], "")
+        return onednn_product(x, weight, bias)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
@@ -41,19 +56,18 @@ class _OneDnnLinear(torch.autograd.Function):
         grad = grad.contiguous()
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            # grad @ W: W.t() is a [in, out] view used as oneDNN's [N, K] weight, no copy.
-            grad_x = _linear_pointwise(grad, weight.t(), None, "none", [], "")
+            grad_x = onednn_input_grad(grad, weight)
         if ctx.needs_input_grad[1]:
-            # grad^T @ x: the batch is the reduction dim; x.t() is again a free weight view.
-            grad_w = _linear_pointwise(grad.t().contiguous(), x.t(), None, "none", [], "")
+            grad_w = onednn_weight_grad(grad, x)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad.sum(0)
         return grad_x, grad_w, grad_b
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None, onednn: bool) -> Tensor:
-    """F.linear, through oneDNN when asked and when it applies (fp32 on the CPU, no autocast)."""
-    if (
+def onednn_applies(x: Tensor, onednn: bool) -> bool:
+    """Whether a product with input `x` of a layer flagged `onednn` runs in oneDNN: fp32 on the
+    CPU outside autocast and compilation, and enough rows to pay oneDNN's fixed cost."""
+    return (
         onednn
         and x.device.type == "cpu"
         and x.dtype == torch.float32
@@ -62,7 +76,12 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None, onednn: bool) -> Tens
         and not torch.is_autocast_enabled("cpu")
         # Inductor lowers _linear_pointwise only for frozen (constant) weights.
         and not torch.compiler.is_compiling()
-    ):
+    )
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None, onednn: bool) -> Tensor:
+    """F.linear, through oneDNN when asked and when it applies."""
+    if onednn_applies(x, onednn):
         return _OneDnnLinear.apply(x, weight, bias)
     return F.linear(x, weight, bias)
 
