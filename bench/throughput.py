@@ -6,6 +6,11 @@ timed, from `--warmup` steps after learning_starts to the last step: the random-
 costs both the same and would hide the learner, and the warm-up holds one-off costs (torch.compile
 compiles at the first updates). The last line is `ratio=<ours/sb3>`.
 
+The two take turns, `--turn` env steps each (one thread each, one running at a time), and each
+is timed only while it runs: a VM's speed drifts by 20% and more within minutes (docs/design.md,
+"Measured"), and run one after the other, one would get the fast minutes and the other the
+slow ones. Taking turns, both see the same mix.
+
     python bench/throughput.py --quick                 # < 3 minutes on 2 cores
     python bench/throughput.py --steps 20000           # the figures in README's Performance
     python bench/throughput.py --quick --precision bf16
@@ -15,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import multiprocessing
 import os
 import platform
+import queue
 import sys
 import tempfile
 import time
@@ -27,7 +34,7 @@ import torch
 
 from soccer_td3.config import PRESETS, build_config
 from soccer_td3.cores import cpu_sample, others_usage
-from soccer_td3.training.loop import train
+from soccer_td3.training.loop import TrainingRun, train
 from soccer_td3.training.settings import td3_hyperparams
 
 
@@ -40,7 +47,55 @@ def sb3_hyperparams(config) -> dict:
 
 
 TASK = "LowerT1GoaliePenaltyKick-v0"
+OURS, SB3 = "soccer_td3", "sb3"
 LOG_EVERY = 100  # ours logs a timed row this often; the timing window starts and ends on one
+
+
+class Turns:
+    """Two trainers, each in its own process, run `every` env steps at a time in turn (threads
+    would not do: MKL runs single-threaded when called from a second thread). Each trainer's
+    clock runs only in its own turns, from the step where timing starts to its end."""
+
+    def __init__(self, names: tuple[str, str], every: int, timed_from: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.names, self.every, self.timed_from = names, every, timed_from
+        self.go = {name: context.Semaphore(0) for name in names}
+        self.done = {name: context.Event() for name in names}
+        self.peer_ready = context.Event()  # the peer process is up and waits for its turn
+        # Each process's own clock (copied, not shared, when the peer process starts).
+        self.seconds = 0.0
+        self.started: float | None = None
+        self.steps_in_turn = 0
+
+    def _other(self, name: str) -> str:
+        return self.names[1] if name == self.names[0] else self.names[0]
+
+    def wait_for_turn(self, name: str) -> None:
+        self.go[name].acquire()
+
+    def at(self, name: str, step: int) -> None:
+        """Called after each env step of trainer `name`."""
+        if step == self.timed_from:
+            self.started, self.steps_in_turn = time.perf_counter(), 0
+            return
+        self.steps_in_turn += 1
+        if self.steps_in_turn < self.every or self.done[self._other(name)].is_set():
+            return
+        running = self.started is not None
+        if running:
+            self.seconds += time.perf_counter() - self.started
+        self.go[self._other(name)].release()
+        self.wait_for_turn(name)
+        self.steps_in_turn = 0
+        if running:
+            self.started = time.perf_counter()
+
+    def finish(self, name: str) -> None:
+        if self.started is not None:
+            self.seconds += time.perf_counter() - self.started
+            self.started = None
+        self.done[name].set()
+        self.go[self._other(name)].release()
 
 
 def warn_if_busy(seconds: float = 2.0) -> None:
@@ -61,8 +116,8 @@ def warn_if_busy(seconds: float = 2.0) -> None:
         )
 
 
-def sb3_steps_per_second(args: argparse.Namespace) -> float:
-    """SB3 TD3 with the recipe of `args.preset`, timed from learning_starts to the end."""
+def sb3_steps_per_second(args: argparse.Namespace, turns: Turns) -> float:
+    """SB3 TD3 with the recipe of `args.preset`, timed in its turns from the warm-up's end."""
     import numpy as np
     from stable_baselines3 import TD3
     from stable_baselines3.common.callbacks import BaseCallback
@@ -74,15 +129,11 @@ def sb3_steps_per_second(args: argparse.Namespace) -> float:
     env = make_env(TASK, seed=args.seed)
     act_dim = env.action_space.shape[0]
 
-    class TrainingClock(BaseCallback):
-        start: float | None = None
-
+    class TakeTurns(BaseCallback):
         def _on_step(self) -> bool:
-            if self.num_timesteps == args.learning_starts + args.warmup:
-                self.start = time.perf_counter()
+            turns.at(SB3, self.num_timesteps)
             return True
 
-    clock = TrainingClock()
     model = TD3(
         "MlpPolicy",
         env,
@@ -105,14 +156,15 @@ def sb3_steps_per_second(args: argparse.Namespace) -> float:
         device="cpu" if args.device == "auto" and not torch.cuda.is_available() else args.device,
         verbose=0,
     )
-    model.learn(total_timesteps=args.learning_starts + args.steps, callback=clock)
-    elapsed = time.perf_counter() - clock.start
+    model.learn(total_timesteps=args.learning_starts + args.steps, callback=TakeTurns())
+    turns.finish(SB3)
     env.close()
-    return (args.steps - args.warmup) / elapsed
+    return (args.steps - args.warmup) / turns.seconds
 
 
-def ours_steps_per_second(args: argparse.Namespace) -> float:
-    """soccer_td3 with the same recipe; timed by its own progress.csv rows at the same steps."""
+def ours_steps_per_second(args: argparse.Namespace, turns: Turns) -> float:
+    """soccer_td3 with the same recipe, timed in its turns from the warm-up's end. Its loop has
+    no per-step callback, so the turns are taken after each step's training."""
     overrides = {
         "env": [TASK],
         "seed": args.seed,
@@ -126,13 +178,26 @@ def ours_steps_per_second(args: argparse.Namespace) -> float:
     if args.compile is not None:
         overrides["compile"] = args.compile
     config = build_config(args.preset, overrides=overrides)
-    with tempfile.TemporaryDirectory() as tmp:
-        train(config, Path(tmp))
-        with (Path(tmp) / "progress.csv").open() as handle:
-            rows = {int(r["time/total_timesteps"]): r for r in csv.DictReader(handle)}
-    start = float(rows[args.learning_starts + args.warmup]["time/time_elapsed"])
-    end = float(rows[args.learning_starts + args.steps]["time/time_elapsed"])
-    return (args.steps - args.warmup) / (end - start)
+    train_when_due = TrainingRun.train_when_due
+    end = args.learning_starts + args.steps
+
+    def train_then_take_turns(run: TrainingRun) -> None:
+        train_when_due(run)
+        turns.at(OURS, run.state.step)
+        if run.state.step == end:
+            turns.finish(OURS)  # saving final/ is not training
+
+    TrainingRun.train_when_due = train_then_take_turns
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            train(config, Path(tmp))
+            with (Path(tmp) / "progress.csv").open() as handle:
+                rows = {int(r["time/total_timesteps"]): r for r in csv.DictReader(handle)}
+    finally:
+        TrainingRun.train_when_due = train_when_due
+    if int(max(rows)) != end:
+        raise SystemExit(f"soccer_td3 stopped at step {max(rows)}, not {end}")
+    return (args.steps - args.warmup) / turns.seconds
 
 
 def main() -> None:
@@ -164,6 +229,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="3,000 training steps (< 3 min here)")
     parser.add_argument("--skip-sb3", action="store_true", help="measure ours only (no ratio)")
+    parser.add_argument(
+        "--turn", type=int, default=100, help="env steps each runs before the other's turn"
+    )
     args = parser.parse_args()
     if args.quick:
         args.steps, args.learning_starts = 3_000, 1_000
@@ -181,7 +249,21 @@ def main() -> None:
         f"training steps {args.steps} (timed: the last {args.steps - args.warmup})"
     )
     warn_if_busy()
-    ours = ours_steps_per_second(args)
+    # A fixed thread count: to ThreadGovernor (cores.py) the peer's turns would look like a busy
+    # neighbour, and it would drop ours to one thread. Set here, the peer inherits it too.
+    os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
+    if not args.skip_sb3:
+        print(f"taking turns every {args.turn} env steps, each timed in its own turns")
+    turns = Turns((OURS, SB3), args.turn, args.learning_starts + args.warmup)
+    context = multiprocessing.get_context("spawn")
+    sb3 = context.Queue()
+    peer = context.Process(target=run_sb3_in_turn, args=(args, turns, sb3), daemon=True)
+    if args.skip_sb3:
+        turns.done[SB3].set()
+    else:
+        peer.start()
+        turns.peer_ready.wait()  # its start-up (imports) would disturb ours
+    ours = ours_steps_per_second(args, turns)
     defaults = build_config()
     precision = args.precision or defaults.precision
     compiled = defaults.compile if args.compile is None else args.compile
@@ -191,9 +273,26 @@ def main() -> None:
     )
     if args.skip_sb3:
         return
-    sb3 = sb3_steps_per_second(args)
-    print(f"sb3 TD3:    {sb3:8.1f} env steps/s while training")
-    print(f"ratio={ours / sb3:.2f}")
+    try:
+        peer_speed = sb3.get(timeout=3600)
+    except queue.Empty:
+        raise SystemExit("the stable-baselines3 run failed (its error is above)") from None
+    peer.join()
+    print(f"sb3 TD3:    {peer_speed:8.1f} env steps/s while training")
+    print(f"ratio={ours / peer_speed:.2f}")
+
+
+def run_sb3_in_turn(args: argparse.Namespace, turns: Turns, result) -> None:
+    """The peer's process: it builds nothing until its first turn (so it cannot disturb our
+    start-up measurement of cpu_matmul), and it ends its turns even when it fails, so ours
+    never waits on a dead peer."""
+    turns.peer_ready.set()
+    turns.wait_for_turn(SB3)
+    try:
+        result.put(sb3_steps_per_second(args, turns))
+    finally:
+        if not turns.done[SB3].is_set():
+            turns.finish(SB3)
 
 
 if __name__ == "__main__":
