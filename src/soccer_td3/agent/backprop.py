@@ -104,10 +104,11 @@ def mlp_forward(mlp: nn.Sequential, x: Tensor, activation: str) -> tuple[Tensor,
 
 
 def mlp_backward(
-    tape: Tape, g: Tensor, weight_grads: bool = True, input_grad: bool = False
+    tape: Tape, g: Tensor, weight_grads: bool = True, input_grad_from: int | None = None
 ) -> tuple[list[tuple[nn.Parameter, Tensor]], Tensor | None]:
-    """(parameter, gradient) pairs of the tape's layers for d loss / d output `g`, and
-    d loss / d input when asked."""
+    """(parameter, gradient) pairs of the tape's layers for d loss / d output `g`, and, with
+    `input_grad_from` k, d loss / d input[:, k:] (the actor's step needs Q1's gradient in the
+    action columns only: a product 12 columns wide instead of 57)."""
     grads: list[tuple[nn.Parameter, Tensor]] = []
     for i in range(len(tape.layers) - 1, -1, -1):
         layer, x, onednn = tape.layers[i], tape.inputs[i], tape.onednn[i]
@@ -116,12 +117,13 @@ def mlp_backward(
         if weight_grads:
             w_grad = onednn_weight_grad(g, x) if onednn else g.t().mm(x)
             grads += [(layer.weight, w_grad), (layer.bias, g.sum(0))]
-        if i == 0 and not input_grad:
-            return grads, None
+        if i == 0:
+            if input_grad_from is None:
+                return grads, None
+            return grads, g.mm(layer.weight[:, input_grad_from:])
         g = onednn_input_grad(g, layer.weight) if onednn else g.mm(layer.weight)
-        if i > 0:  # x is the previous layer's activated output
-            g = activation_grad(g, x, tape.activation)
-    return grads, g
+        g = activation_grad(g, x, tape.activation)  # x: the previous layer's activated output
+    return grads, None
 
 
 def set_grads(grads: list[tuple[nn.Parameter, Tensor]]) -> None:
@@ -185,8 +187,7 @@ def actor_loss_and_grads(learner: Learner, obs: Tensor) -> Tensor:
     else:
         loss = -q1.mean()
         dq = torch.full_like(q1, -1.0 / n)
-    _, dx = mlp_backward(q_tape, dq, weight_grads=False, input_grad=True)
-    d_action = dx[:, critic_obs.shape[1] :]
+    _, d_action = mlp_backward(q_tape, dq, weight_grads=False, input_grad_from=critic_obs.shape[1])
     if actor_l2:
         d_action = d_action + action * (2.0 * actor_l2 / action.numel())
     grads, _ = mlp_backward(actor_tape, _aten.tanh_backward(d_action, action))
