@@ -4,7 +4,9 @@ The floor is measured, not quoted: every matmul the update performs (forward, in
 and weight-gradient products of each Linear, averaged over `policy_delay`) is timed on its own
 at its real shape and precision; their sum is the time an update would take if nothing but
 matmuls ran, at the speed this CPU/GPU really delivers for them. The fraction printed is
-floor / measured update time.
+floor / measured update time. The floor and every row are timed in turn, `--rounds` times, and
+each fraction is the median of its rounds' fractions: the VM's speed drifts by 20% and more
+within minutes, and a floor timed once before all rows would compare one speed with another.
 
     python bench/update.py                    # fp32 and bf16, eager and compiled
     python bench/update.py --precision fp32 --no-compile
@@ -73,17 +75,13 @@ def matmul_floor(shapes, dtype: torch.dtype, device: str) -> tuple[float, float]
         for product in candidates:
             for _ in range(20):
                 product()
-            best = min(best, time_it(product, repeats=5, inner=200))
+            best = min(best, time_it(product, repeats=3, inner=100))
         seconds += count * best
         flops += count * 2 * m * k * n
     return seconds, flops
 
 
-def update_time(config, device: str, updates: int) -> tuple[float, float]:
-    """(seconds per update, warm-up seconds) of the real learner on a filled buffer, built by
-    the function `train` builds it with (training/settings.py)."""
-    torch.manual_seed(0)
-    learner = build_learner(config, OBS_DIM, ACT_DIM, [-1.0] * ACT_DIM, [1.0] * ACT_DIM, device)
+def filled_buffer(device: str) -> ReplayBuffer:
     buffer = ReplayBuffer(50_000, OBS_DIM, ACT_DIM, device)
     rng = np.random.default_rng(0)
     buffer.add(
@@ -93,14 +91,20 @@ def update_time(config, device: str, updates: int) -> tuple[float, float]:
         rng.normal(size=(50_000, OBS_DIM)),
         np.zeros(50_000),
     )
+    return buffer
+
+
+def warmed_learner(config, device: str, buffer: ReplayBuffer):
+    """(the real learner, built by the function `train` builds it with, warm-up seconds)."""
+    torch.manual_seed(0)
+    learner = build_learner(config, OBS_DIM, ACT_DIM, [-1.0] * ACT_DIM, [1.0] * ACT_DIM, device)
     start = time.perf_counter()
     for _ in range(2 * config.policy_delay):  # compiles both paths when compiled
         learner.update(buffer.sample(config.batch_size))
     warmup = time.perf_counter() - start
     for _ in range(20):
         learner.update(buffer.sample(config.batch_size))
-    per_update = time_it(lambda: learner.update(buffer.sample(config.batch_size)), 5, updates // 5)
-    return per_update, warmup
+    return learner, warmup
 
 
 def main() -> None:
@@ -114,7 +118,13 @@ def main() -> None:
         default=None,
         help="only compiled (--compile) or only eager (--no-compile)",
     )
-    parser.add_argument("--updates", type=int, default=500)
+    parser.add_argument("--updates", type=int, default=500, help="timed updates per row")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="rounds in which every row and the floor are timed in turn (drift hits all alike)",
+    )
     parser.add_argument(
         "--cpu-matmul",
         choices=["onednn", "blas"],
@@ -130,15 +140,12 @@ def main() -> None:
     )
     print(
         f"preset {args.preset}, batch {config.batch_size}, device {args.device}, "
-        f"{torch.get_num_threads()} threads, torch {torch.__version__}"
+        f"{torch.get_num_threads()} threads, torch {torch.__version__}; "
+        f"{args.rounds} rounds, each timing the floor and every row in turn"
     )
-    print(
-        f"{'precision':9} {'mode':8} {'matmul':7} {'ms/update':>9} {'updates/s':>9} {'GFLOP/s':>8} "
-        f"{'floor ms':>8} {'of floor':>8} {'warm-up s':>9}"
-    )
+    buffer = filled_buffer(args.device)
+    rows = []  # (precision, mode, backend, learner, warm-up s)
     for precision in precisions:
-        dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-        floor_s, flops = matmul_floor(shapes, dtype, args.device)
         # The fp32 CPU backends are a choice; bf16 autocast and CUDA take their own path.
         backends = args.cpu_matmul or ["onednn", "blas"]
         if precision != "fp32" or args.device != "cpu":
@@ -148,14 +155,42 @@ def main() -> None:
                 run_config = config.model_copy(
                     update={"precision": precision, "compile": compiled, "cpu_matmul": backend}
                 )
-                per_update, warmup = update_time(run_config, args.device, args.updates)
-                label = f"{'compiled' if compiled else 'eager'}"
-                print(
-                    f"{precision:9} {label:8} {backend if precision == 'fp32' else '-':7} "
-                    f"{per_update * 1e3:9.2f} {1 / per_update:9.1f} "
-                    f"{flops / per_update / 1e9:8.0f} {floor_s * 1e3:8.2f} "
-                    f"{floor_s / per_update:8.0%} {warmup:9.1f}"
+                learner, warmup = warmed_learner(run_config, args.device, buffer)
+                rows.append((precision, compiled, backend, learner, warmup))
+    per_round = max(1, args.updates // args.rounds)
+    floors: dict[str, list[float]] = {p: [] for p in precisions}
+    times: list[list[float]] = [[] for _ in rows]
+    flops = 0.0
+    for _ in range(args.rounds):
+        for precision in precisions:
+            dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+            floor_s, flops = matmul_floor(shapes, dtype, args.device)
+            floors[precision].append(floor_s)
+        for i, (_, _, _, learner, _) in enumerate(rows):
+            times[i].append(
+                time_it(
+                    lambda learner=learner: learner.update(buffer.sample(config.batch_size)),
+                    1,
+                    per_round,
                 )
+            )
+    print(
+        f"{'precision':9} {'mode':8} {'matmul':7} {'ms/update':>9} {'updates/s':>9} {'GFLOP/s':>8} "
+        f"{'floor ms':>8} {'of floor':>8} {'warm-up s':>9}"
+    )
+    for (precision, compiled, backend, _, warmup), samples in zip(rows, times, strict=True):
+        per_update = statistics.median(samples)
+        floor_s = statistics.median(floors[precision])
+        # The fraction of each round, then their median: a round's floor and update saw the
+        # same speed of the machine.
+        fraction = statistics.median(f / t for f, t in zip(floors[precision], samples, strict=True))
+        label = "compiled" if compiled else "eager"
+        print(
+            f"{precision:9} {label:8} {backend if precision == 'fp32' else '-':7} "
+            f"{per_update * 1e3:9.2f} {1 / per_update:9.1f} "
+            f"{flops / per_update / 1e9:8.0f} {floor_s * 1e3:8.2f} "
+            f"{fraction:8.0%} {warmup:9.1f}"
+        )
     print(f"one update = {flops / 1e9:.3f} GFLOP")
 
 
