@@ -63,37 +63,40 @@ class Turns:
         self.done = {name: context.Event() for name in names}
         self.peer_ready = context.Event()  # the peer process is up and waits for its turn
         # Each process's own clock (copied, not shared, when the peer process starts).
+        self.timing = False  # from the first step at or past timed_from
         self.seconds = 0.0
-        self.started: float | None = None
+        self.started = 0.0  # the current turn's start
         self.steps_in_turn = 0
 
     def _other(self, name: str) -> str:
         return self.names[1] if name == self.names[0] else self.names[0]
 
     def wait_for_turn(self, name: str) -> None:
-        self.go[name].acquire()
+        while not self.go[name].acquire(timeout=1.0):
+            if self.done[self._other(name)].is_set():
+                return
 
     def at(self, name: str, step: int) -> None:
         """Called after each env step of trainer `name`."""
-        if step == self.timed_from:
-            self.started, self.steps_in_turn = time.perf_counter(), 0
+        if not self.timing and step >= self.timed_from:
+            self.timing, self.started, self.steps_in_turn = True, time.perf_counter(), 0
             return
         self.steps_in_turn += 1
         if self.steps_in_turn < self.every or self.done[self._other(name)].is_set():
             return
-        running = self.started is not None
-        if running:
+        if self.timing:
             self.seconds += time.perf_counter() - self.started
         self.go[self._other(name)].release()
         self.wait_for_turn(name)
         self.steps_in_turn = 0
-        if running:
-            self.started = time.perf_counter()
+        self.started = time.perf_counter()
 
     def finish(self, name: str) -> None:
-        if self.started is not None:
+        """Stop `name`'s clock for good and give the other every turn from now on."""
+        if self.done[name].is_set():
+            return
+        if self.timing:
             self.seconds += time.perf_counter() - self.started
-            self.started = None
         self.done[name].set()
         self.go[self._other(name)].release()
 
@@ -183,9 +186,10 @@ def ours_steps_per_second(args: argparse.Namespace, turns: Turns) -> float:
 
     def train_then_take_turns(run: TrainingRun) -> None:
         train_when_due(run)
-        turns.at(OURS, run.state.step)
-        if run.state.step == end:
+        if run.state.step >= end:
             turns.finish(OURS)  # saving final/ is not training
+        else:
+            turns.at(OURS, run.state.step)
 
     TrainingRun.train_when_due = train_then_take_turns
     try:
@@ -195,6 +199,7 @@ def ours_steps_per_second(args: argparse.Namespace, turns: Turns) -> float:
                 rows = {int(r["time/total_timesteps"]): r for r in csv.DictReader(handle)}
     finally:
         TrainingRun.train_when_due = train_when_due
+        turns.finish(OURS)  # again if it ended early: the peer must never wait on us
     if int(max(rows)) != end:
         raise SystemExit(f"soccer_td3 stopped at step {max(rows)}, not {end}")
     return (args.steps - args.warmup) / turns.seconds
@@ -248,6 +253,8 @@ def main() -> None:
         f"task {TASK}, preset {args.preset}, learning_starts {args.learning_starts}, "
         f"training steps {args.steps} (timed: the last {args.steps - args.warmup})"
     )
+    if not args.skip_sb3:
+        sb3_hyperparams(build_config(args.preset))  # a recipe SB3 cannot run fails here
     warn_if_busy()
     # A fixed thread count: to ThreadGovernor (cores.py) the peer's turns would look like a busy
     # neighbour, and it would drop ours to one thread. Set here, the peer inherits it too.
@@ -273,10 +280,13 @@ def main() -> None:
     )
     if args.skip_sb3:
         return
-    try:
-        peer_speed = sb3.get(timeout=3600)
-    except queue.Empty:
-        raise SystemExit("the stable-baselines3 run failed (its error is above)") from None
+    while True:  # the peer's figure, or its death
+        try:
+            peer_speed = sb3.get(timeout=1.0)
+            break
+        except queue.Empty:
+            if not peer.is_alive():
+                raise SystemExit("the stable-baselines3 run failed (its error is above)") from None
     peer.join()
     print(f"sb3 TD3:    {peer_speed:8.1f} env steps/s while training")
     print(f"ratio={ours / peer_speed:.2f}")

@@ -1,12 +1,12 @@
 """The TD3 losses' gradients written out by hand, for fp32 updates without torch.compile.
 
-Why: on a 2-core CPU an autograd update of the seed's networks spends over a third of its
-time outside the matmuls (docs/design.md, "Measured"): module calls, graph nodes, views and
-accumulations around ~900 small ops. An MLP's backward is short to write: for each layer from
-the last, weight grad = g^T x, bias grad = sum of g, g <- (g W) * act'(output). Written out, an
-update is ~150 ops and every product the same as autograd's, so the weights after an update
-are autograd's to float rounding (tests/agent/test_backprop.py checks every activation,
-actor_l2, obs_norm and both CPU backends against autograd).
+Why: on a 2-core CPU an autograd update of the seed's networks spends a third of its time
+outside the matmuls (docs/design.md, "Measured"): module calls, graph nodes, views and
+gradient accumulation around 303 dispatched ops. An MLP's backward is short to write: for each
+layer from the last, weight grad = g^T x, bias grad = sum of g, g <- (g W) * act'(output).
+Written out, an update is 187 ops and every product the same as autograd's, so the weights
+after an update are autograd's to float rounding (tests/agent/test_backprop.py checks every
+activation, actor_l2, obs_norm and both CPU backends against autograd).
 
 Autograd stays the one path for bf16 autocast and torch.compile, and the reference.
 """
