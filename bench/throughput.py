@@ -78,9 +78,8 @@ class Turns:
 
     def at(self, name: str, step: int) -> None:
         """Called after each env step of trainer `name`."""
-        if not self.timing and step >= self.timed_from:
-            self.timing, self.started, self.steps_in_turn = True, time.perf_counter(), 0
-            return
+        if not self.timing and step >= self.timed_from:  # the clock starts mid-turn
+            self.timing, self.started = True, time.perf_counter()
         self.steps_in_turn += 1
         if self.steps_in_turn < self.every or self.done[self._other(name)].is_set():
             return
