@@ -19,7 +19,7 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
-from soccer_td3.agent.networks import Actor, TwinCritic
+from soccer_td3.agent.networks import Actor, TwinCritic, normalised
 from soccer_td3.agent.onednn_linear import (
     FastLinear,
     onednn_applies,
@@ -117,13 +117,12 @@ def mlp_backward(
         if weight_grads:
             w_grad = onednn_weight_grad(g, x) if onednn else g.t().mm(x)
             grads += [(layer.weight, w_grad), (layer.bias, g.sum(0))]
-        if i == 0:
-            if input_grad_from is None:
-                return grads, None
-            return grads, g.mm(layer.weight[:, input_grad_from:])
-        g = onednn_input_grad(g, layer.weight) if onednn else g.mm(layer.weight)
-        g = activation_grad(g, x, tape.activation)  # x: the previous layer's activated output
-    return grads, None
+        if i > 0:
+            g = onednn_input_grad(g, layer.weight) if onednn else g.mm(layer.weight)
+            g = activation_grad(g, x, tape.activation)  # x: the previous layer's activated output
+    if input_grad_from is None:
+        return grads, None
+    return grads, g.mm(tape.layers[0].weight[:, input_grad_from:])
 
 
 def set_grads(grads: list[tuple[nn.Parameter, Tensor]]) -> None:
@@ -139,20 +138,17 @@ def critic_loss_and_grads(
     """td3.critic_loss with its gradient set on the critic's parameters."""
     hp, critic, target = learner.hp, learner.critic, learner.critic_target
     actor_target = learner.actor_target
-    next_obs = batch.next_obs
-    if actor_target.obs_norm is not None:
-        next_obs = actor_target.obs_norm(next_obs)
-    z, _ = mlp_forward(actor_target.net, next_obs, actor_target.activation)
+    z, _ = mlp_forward(
+        actor_target.net, normalised(actor_target, batch.next_obs), actor_target.activation
+    )
     clipped = (noise * hp.target_policy_noise).clamp_(-hp.target_noise_clip, hp.target_noise_clip)
     next_action = z.tanh_().add_(clipped).clamp_(-1.0, 1.0)
 
-    next_obs = batch.next_obs if target.obs_norm is None else target.obs_norm(batch.next_obs)
-    x_next = torch.cat([next_obs, next_action], dim=-1)
+    x_next = torch.cat([normalised(target, batch.next_obs), next_action], dim=-1)
     next_q = torch.minimum(*(mlp_forward(q, x_next, target.activation)[0] for q in target.q_nets))
     target_q = batch.rewards + (1.0 - batch.dones) * hp.gamma * next_q
 
-    obs = batch.obs if critic.obs_norm is None else critic.obs_norm(batch.obs)
-    x = torch.cat([obs, batch.actions], dim=-1)
+    x = torch.cat([normalised(critic, batch.obs), batch.actions], dim=-1)
     n = x.shape[0]
     loss = q_sum = None
     grads: list[tuple[nn.Parameter, Tensor]] = []
@@ -172,12 +168,10 @@ def actor_loss_and_grads(learner: Learner, obs: Tensor) -> Tensor:
     """td3.actor_loss with its gradient set on the actor's parameters; the critic's weights get
     no gradient (Q1 is only differentiated in the action)."""
     actor, critic, actor_l2 = learner.actor, learner.critic, learner.hp.actor_l2
-    actor_obs = obs if actor.obs_norm is None else actor.obs_norm(obs)
-    z, actor_tape = mlp_forward(actor.net, actor_obs, actor.activation)
+    z, actor_tape = mlp_forward(actor.net, normalised(actor, obs), actor.activation)
     action = z.tanh_()
-    critic_obs = obs if critic.obs_norm is None else critic.obs_norm(obs)
     q1, q_tape = mlp_forward(
-        critic.q_nets[0], torch.cat([critic_obs, action], dim=-1), critic.activation
+        critic.q_nets[0], torch.cat([normalised(critic, obs), action], dim=-1), critic.activation
     )
     n = q1.shape[0]
     if actor_l2:
@@ -187,7 +181,7 @@ def actor_loss_and_grads(learner: Learner, obs: Tensor) -> Tensor:
     else:
         loss = -q1.mean()
         dq = torch.full_like(q1, -1.0 / n)
-    _, d_action = mlp_backward(q_tape, dq, weight_grads=False, input_grad_from=critic_obs.shape[1])
+    _, d_action = mlp_backward(q_tape, dq, weight_grads=False, input_grad_from=obs.shape[1])
     if actor_l2:
         d_action = d_action + action * (2.0 * actor_l2 / action.numel())
     grads, _ = mlp_backward(actor_tape, _aten.tanh_backward(d_action, action))

@@ -67,12 +67,15 @@ class Actor(nn.Module):
             last.bias.uniform_(-bound, bound)
 
     def forward(self, obs: Tensor) -> Tensor:
-        if self.obs_norm is not None:
-            obs = self.obs_norm(obs)
-        return torch.tanh(self.net(obs))
+        return torch.tanh(self.net(normalised(self, obs)))
 
     def to_env_units(self, normalised_action: Tensor) -> Tensor:
         return normalised_action * self.action_scale + self.action_bias
+
+
+def normalised(net: Actor | TwinCritic, obs: Tensor) -> Tensor:
+    """`obs` as `net` sees it: through its ObsNormalizer, when it has one."""
+    return obs if net.obs_norm is None else net.obs_norm(obs)
 
 
 def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str) -> nn.Sequential:
@@ -108,18 +111,14 @@ class TwinCritic(nn.Module):
         self.q_nets = nn.ModuleList(mlp(obs_dim + act_dim, hidden, 1, activation) for _ in range(2))
 
     def forward(self, obs: Tensor, action: Tensor) -> Tensor:
-        if self.obs_norm is not None:
-            obs = self.obs_norm(obs)
-        x = torch.cat([obs, action], dim=-1)
+        x = torch.cat([normalised(self, obs), action], dim=-1)
         return torch.stack([q(x) for q in self.q_nets])
 
     def q1_through_action(self, obs: Tensor, action: Tensor) -> Tensor:
         """Q1 with its weights held constant: the actor's loss needs d Q1 / d action only, so
         no gradient is computed for the critic's weights (SB3 computes and discards them)."""
         act = ACTIVATIONS[self.activation]
-        if self.obs_norm is not None:
-            obs = self.obs_norm(obs)
-        x = torch.cat([obs, action], dim=-1)
+        x = torch.cat([normalised(self, obs), action], dim=-1)
         linears = [m for m in self.q_nets[0] if isinstance(m, FastLinear)]
         for i, layer in enumerate(linears):
             x = linear(x, layer.weight.detach(), layer.bias.detach(), layer.onednn)
