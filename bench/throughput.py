@@ -14,12 +14,15 @@ slow ones. Taking turns, both see the same mix.
     python bench/throughput.py --quick                 # < 3 minutes on 2 cores
     python bench/throughput.py --steps 20000           # the figures in README's Performance
     python bench/throughput.py --quick --precision bf16
+    python bench/throughput.py --quick --matmuls-only  # the bound: an update of matmuls alone
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import importlib.util
 import multiprocessing
 import os
 import platform
@@ -32,6 +35,7 @@ from pathlib import Path
 
 import torch
 
+from soccer_td3.agent.td3 import TD3Learner
 from soccer_td3.config import PRESETS, build_config
 from soccer_td3.cores import cpu_sample, others_usage
 from soccer_td3.training.loop import TrainingRun, train
@@ -164,6 +168,51 @@ def sb3_steps_per_second(args: argparse.Namespace, turns: Turns) -> float:
     return (args.steps - args.warmup) / turns.seconds
 
 
+def bench_update_module():
+    """bench/update.py, whose matmul shapes the --matmuls-only update runs (bench/ is no
+    package)."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_update", Path(__file__).with_name("update.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def matmuls_only_updates(enabled: bool):
+    """With `enabled`, every TD3Learner.update runs only the matmuls of the real update at the
+    learner's own shapes (bench/update.py's MatmulsOnly): collection, sampling and logging stay
+    real, so the ratio is what a learner without any overhead would reach here."""
+    if not enabled:
+        yield
+        return
+    bench_update = bench_update_module()
+    real_update = TD3Learner.update
+    products: dict[int, object] = {}
+
+    def matmuls_only(learner: TD3Learner, batch, actor_learns: bool = True) -> dict:
+        if id(learner) not in products:
+            shapes = bench_update.matmul_shapes(
+                learner.actor.hidden,
+                learner.critic.hidden,
+                batch.obs.shape[0],
+                learner.hp.policy_delay,
+                learner.actor.obs_dim,
+                learner.actor.act_dim,
+            )
+            products[id(learner)] = bench_update.MatmulsOnly(shapes, learner.hp.policy_delay)
+        learner.n_updates += 1
+        products[id(learner)]()
+        return {}
+
+    TD3Learner.update = matmuls_only
+    try:
+        yield
+    finally:
+        TD3Learner.update = real_update
+
+
 def ours_steps_per_second(args: argparse.Namespace, turns: Turns) -> float:
     """soccer_td3 with the same recipe, timed in its turns from the warm-up's end. Its loop has
     no per-step callback, so the turns are taken after each step's training."""
@@ -192,7 +241,7 @@ def ours_steps_per_second(args: argparse.Namespace, turns: Turns) -> float:
 
     TrainingRun.train_when_due = train_then_take_turns
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, matmuls_only_updates(args.matmuls_only):
             train(config, Path(tmp))
             with (Path(tmp) / "progress.csv").open() as handle:
                 rows = {int(r["time/total_timesteps"]): r for r in csv.DictReader(handle)}
@@ -234,6 +283,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3,000 training steps (< 3 min here)")
     parser.add_argument("--skip-sb3", action="store_true", help="measure ours only (no ratio)")
     parser.add_argument(
+        "--matmuls-only",
+        action="store_true",
+        help="ours runs only its update's matmuls (no training): the bound on the ratio",
+    )
+    parser.add_argument(
         "--turn", type=int, default=100, help="env steps each runs before the other's turn"
     )
     args = parser.parse_args()
@@ -243,6 +297,8 @@ def main() -> None:
         parser.error(f"--steps, --learning-starts and --warmup must be multiples of {LOG_EVERY}")
     if args.warmup >= args.steps:
         parser.error("--warmup must be smaller than --steps")
+    if args.matmuls_only and (args.precision == "bf16" or args.compile):
+        parser.error("--matmuls-only times fp32 eager matmuls: drop --precision bf16 / --compile")
 
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -273,10 +329,12 @@ def main() -> None:
     defaults = build_config()
     precision = args.precision or defaults.precision
     compiled = defaults.compile if args.compile is None else args.compile
-    print(
-        f"soccer_td3: {ours:8.1f} env steps/s while training "
-        f"({precision}, {'compiled' if compiled else 'eager'})"
+    what = (
+        "matmuls only, no training: an upper bound"
+        if args.matmuls_only
+        else (f"{precision}, {'compiled' if compiled else 'eager'}")
     )
+    print(f"soccer_td3: {ours:8.1f} env steps/s while training ({what})")
     if args.skip_sb3:
         return
     while True:  # the peer's figure, or its death

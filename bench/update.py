@@ -30,11 +30,18 @@ from soccer_td3.training.settings import build_learner
 OBS_DIM, ACT_DIM = 45, 12  # LowerT1GoaliePenaltyKick-v0
 
 
-def matmul_shapes(actor_net: list[int], critic_net: list[int], batch: int, delay: int):
+def matmul_shapes(
+    actor_net: list[int],
+    critic_net: list[int],
+    batch: int,
+    delay: int,
+    obs_dim: int = OBS_DIM,
+    act_dim: int = ACT_DIM,
+):
     """(m, k, n, count per update) of every matmul in one update, averaged over `delay`."""
     shapes: list[tuple[int, int, int, float]] = []
-    actor_layers = list(pairwise([OBS_DIM, *actor_net, ACT_DIM]))
-    critic_layers = list(pairwise([OBS_DIM + ACT_DIM, *critic_net, 1]))
+    actor_layers = list(pairwise([obs_dim, *actor_net, act_dim]))
+    critic_layers = list(pairwise([obs_dim + act_dim, *critic_net, 1]))
     actor_step = 1.0 / delay
     for i, (k, n) in enumerate(actor_layers):
         shapes.append((batch, k, n, 1.0 + actor_step))  # target actor fwd; actor fwd
@@ -46,6 +53,29 @@ def matmul_shapes(actor_net: list[int], critic_net: list[int], batch: int, delay
         shapes.append((k, batch, n, 2 * 1.0))  # weight grads of both critics
         shapes.append((batch, n, k, 2 * (1.0 if i > 0 else 0.0) + actor_step))  # input grads
     return shapes
+
+
+class MatmulsOnly:
+    """An update that runs the real update's matmuls (BLAS, at their shapes, the actor step's
+    every `delay`-th call) and nothing else: no training, so bench/throughput.py
+    --matmuls-only gives the speed a learner without any overhead would reach. Its inputs
+    stay the same, hot in cache, so it is an upper bound."""
+
+    def __init__(self, shapes, delay: int, device: str = "cpu") -> None:
+        self.delay, self.calls = delay, 0
+        self.products = []  # (a, b, every call, extra on the actor step's calls)
+        for m, k, n, count in shapes:
+            always = int(count)
+            extra = round((count - always) * delay)
+            a, b = torch.randn(m, k, device=device), torch.randn(k, n, device=device)
+            self.products.append((a, b, always, extra))
+
+    def __call__(self) -> None:
+        self.calls += 1
+        actor_step = self.calls % self.delay == 0
+        for a, b, always, extra in self.products:
+            for _ in range(always + (extra if actor_step else 0)):
+                torch.mm(a, b)
 
 
 def time_it(fn, repeats: int, inner: int) -> float:

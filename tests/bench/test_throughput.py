@@ -1,10 +1,22 @@
 """bench/throughput.py's turns: the two trainers alternate `--turn` steps at a time, and each
-one's clock leaves out the other's turns (the benchmark's figures themselves are not tested)."""
+one's clock leaves out the other's turns; `--matmuls-only` replaces ours's update by its matmuls
+(the benchmark's figures themselves are not tested)."""
 
+import argparse
 import importlib.util
 import multiprocessing
 import time
 from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from soccer_td3.agent import td3
+from soccer_td3.agent.replay import ReplayBuffer
+from soccer_td3.config import build_config
+from soccer_td3.training.settings import build_learner
 
 BENCH = Path(__file__).parents[2] / "bench" / "throughput.py"
 spec = importlib.util.spec_from_file_location("bench_throughput", BENCH)
@@ -40,3 +52,66 @@ def test_trainers_take_turns_and_each_clock_counts_only_its_own():
     for clock in (seconds.get(timeout=5), seconds.get(timeout=5)):
         # Its own 20 steps (0.2 s and some), far from the 0.4 s of wall time both took.
         assert STEPS * STEP_SECONDS * 0.9 < clock < STEPS * STEP_SECONDS * 1.5
+
+
+class CountMatmuls(TorchDispatchMode):
+    """Counts every aten matmul (mm, addmm) dispatched inside it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in (torch.ops.aten.mm.default, torch.ops.aten.addmm.default):
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_matmuls_only_update_runs_the_updates_matmuls_and_trains_nothing():
+    config = build_config("balanced", overrides={"cpu_matmul": "blas"})
+    learner = build_learner(config, 45, 12, [-1.0] * 12, [1.0] * 12, "cpu")
+    buffer = ReplayBuffer(1_000, 45, 12)
+    rng = np.random.default_rng(0)
+    buffer.add(
+        rng.normal(size=(1_000, 45)),
+        rng.uniform(-1, 1, (1_000, 12)),
+        rng.normal(size=1_000),
+        rng.normal(size=(1_000, 45)),
+        np.zeros(1_000),
+    )
+    nets = (learner.actor, learner.critic)
+    before = [p.clone() for net in nets for p in net.parameters()]
+    delay = config.policy_delay
+    with throughput.matmuls_only_updates(True), CountMatmuls() as counted:
+        for _ in range(delay):
+            assert learner.update(buffer.sample(config.batch_size)) == {}
+    shapes = throughput.bench_update_module().matmul_shapes(
+        config.actor_net, config.critic_net, config.batch_size, delay
+    )
+    assert counted.count == round(sum(count for *_, count in shapes) * delay)
+    assert learner.n_updates == delay
+    after = [p for net in nets for p in net.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    assert "train/critic_loss" in learner.update(buffer.sample(config.batch_size))  # restored
+
+
+@pytest.mark.parametrize("matmuls_only", [False, True])
+def test_the_flag_replaces_ours_update_in_a_real_run(matmuls_only, monkeypatch):
+    real_updates: list[int] = []
+    real = td3.td3_update
+    monkeypatch.setattr(td3, "td3_update", lambda *a, **k: real_updates.append(1) or real(*a, **k))
+    args = argparse.Namespace(
+        preset="baseline",
+        seed=0,
+        device="cpu",
+        learning_starts=100,
+        steps=200,
+        warmup=100,
+        precision=None,
+        compile=None,
+        matmuls_only=matmuls_only,
+    )
+    turns = throughput.Turns((throughput.OURS, throughput.SB3), 100, 200)
+    turns.done[throughput.SB3].set()  # no peer: ours runs every turn
+    assert throughput.ours_steps_per_second(args, turns) > 0
+    assert (len(real_updates) == 0) == matmuls_only
