@@ -14,7 +14,7 @@ slow ones. Taking turns, both see the same mix.
     python bench/throughput.py --quick                 # < 3 minutes on 2 cores
     python bench/throughput.py --steps 20000           # the figures in README's Performance
     python bench/throughput.py --quick --precision bf16
-    python bench/throughput.py --quick --matmuls-only  # the bound: an update of matmuls alone
+    python bench/throughput.py --quick --bound matmuls  # ours's update: its matmuls alone
 """
 
 from __future__ import annotations
@@ -169,8 +169,7 @@ def sb3_steps_per_second(args: argparse.Namespace, turns: Turns) -> float:
 
 
 def bench_update_module():
-    """bench/update.py, whose matmul shapes the --matmuls-only update runs (bench/ is no
-    package)."""
+    """bench/update.py, whose matmul shapes a --bound update runs (bench/ is no package)."""
     spec = importlib.util.spec_from_file_location(
         "bench_update", Path(__file__).with_name("update.py")
     )
@@ -179,19 +178,28 @@ def bench_update_module():
     return module
 
 
+BOUNDS = {
+    "matmuls": "the update's matmuls alone",
+    "matmuls+optimizer": "the update's matmuls, Adam steps and polyak averaging",
+}
+
+
 @contextlib.contextmanager
-def matmuls_only_updates(enabled: bool):
-    """With `enabled`, every TD3Learner.update runs only the matmuls of the real update at the
-    learner's own shapes (bench/update.py's MatmulsOnly): collection, sampling and logging stay
-    real, so the ratio is what a learner without any overhead would reach here."""
-    if not enabled:
+def bound_updates(bound: str | None):
+    """With a `bound`, every TD3Learner.update does only that part of the real update's work
+    and learns nothing: the matmuls at the learner's own shapes (bench/update.py's
+    MatmulsOnly), and with "matmuls+optimizer" also both fused Adam steps and the polyak
+    averaging, on zero gradients (the same memory traffic). Collection, sampling and logging
+    stay real, so the ratio is what a learner that did nothing else in its update would reach
+    here: work every fp32 TD3 update has to do."""
+    if bound is None:
         yield
         return
     bench_update = bench_update_module()
     real_update = TD3Learner.update
     products: dict[int, object] = {}
 
-    def matmuls_only(learner: TD3Learner, batch, actor_learns: bool = True) -> dict:
+    def partial_update(learner: TD3Learner, batch, actor_learns: bool = True) -> dict:
         if id(learner) not in products:
             shapes = bench_update.matmul_shapes(
                 learner.actor.hidden,
@@ -202,11 +210,18 @@ def matmuls_only_updates(enabled: bool):
                 learner.actor.act_dim,
             )
             products[id(learner)] = bench_update.MatmulsOnly(shapes, learner.hp.policy_delay)
+            for param in [*learner.actor.parameters(), *learner.critic.parameters()]:
+                param.grad = torch.zeros_like(param)
         learner.n_updates += 1
         products[id(learner)]()
+        if bound == "matmuls+optimizer":
+            learner.critic_optimizer.step()
+            if learner.n_updates % learner.hp.policy_delay == 0:
+                learner.actor_optimizer.step()
+                learner.polyak_update()
         return {}
 
-    TD3Learner.update = matmuls_only
+    TD3Learner.update = partial_update
     try:
         yield
     finally:
@@ -241,7 +256,7 @@ def ours_steps_per_second(args: argparse.Namespace, turns: Turns) -> float:
 
     TrainingRun.train_when_due = train_then_take_turns
     try:
-        with tempfile.TemporaryDirectory() as tmp, matmuls_only_updates(args.matmuls_only):
+        with tempfile.TemporaryDirectory() as tmp, bound_updates(args.bound):
             train(config, Path(tmp))
             with (Path(tmp) / "progress.csv").open() as handle:
                 rows = {int(r["time/total_timesteps"]): r for r in csv.DictReader(handle)}
@@ -283,9 +298,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3,000 training steps (< 3 min here)")
     parser.add_argument("--skip-sb3", action="store_true", help="measure ours only (no ratio)")
     parser.add_argument(
-        "--matmuls-only",
-        action="store_true",
-        help="ours runs only its update's matmuls (no training): the bound on the ratio",
+        "--bound",
+        choices=list(BOUNDS),
+        default=None,
+        help="ours does only this part of its update and learns nothing: the ratio a learner "
+        "with nothing else in its update would reach",
     )
     parser.add_argument(
         "--turn", type=int, default=100, help="env steps each runs before the other's turn"
@@ -297,8 +314,8 @@ def main() -> None:
         parser.error(f"--steps, --learning-starts and --warmup must be multiples of {LOG_EVERY}")
     if args.warmup >= args.steps:
         parser.error("--warmup must be smaller than --steps")
-    if args.matmuls_only and (args.precision == "bf16" or args.compile):
-        parser.error("--matmuls-only times fp32 eager matmuls: drop --precision bf16 / --compile")
+    if args.bound and (args.precision == "bf16" or args.compile):
+        parser.error("--bound times fp32 eager work: drop --precision bf16 / --compile")
 
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -329,11 +346,9 @@ def main() -> None:
     defaults = build_config()
     precision = args.precision or defaults.precision
     compiled = defaults.compile if args.compile is None else args.compile
-    what = (
-        "matmuls only, no training: an upper bound"
-        if args.matmuls_only
-        else (f"{precision}, {'compiled' if compiled else 'eager'}")
-    )
+    what = f"{precision}, {'compiled' if compiled else 'eager'}"
+    if args.bound:
+        what = f"bound: {BOUNDS[args.bound]}, no training"
     print(f"soccer_td3: {ours:8.1f} env steps/s while training ({what})")
     if args.skip_sb3:
         return

@@ -57,9 +57,8 @@ def matmul_shapes(
 
 class MatmulsOnly:
     """An update that runs the real update's matmuls (BLAS, at their shapes, the actor step's
-    every `delay`-th call) and nothing else: no training, so bench/throughput.py
-    --matmuls-only gives the speed a learner without any overhead would reach. Its inputs
-    stay the same, hot in cache, so it is an upper bound."""
+    every `delay`-th call) and nothing else, for bench/throughput.py --bound. Its inputs stay
+    the same, hot in cache, so its speed is an upper bound."""
 
     def __init__(self, shapes, delay: int, device: str = "cpu") -> None:
         self.delay, self.calls = delay, 0

@@ -1,5 +1,5 @@
 """bench/throughput.py's turns: the two trainers alternate `--turn` steps at a time, and each
-one's clock leaves out the other's turns; `--matmuls-only` replaces ours's update by its matmuls
+one's clock leaves out the other's turns; `--bound` replaces ours's update by part of its work
 (the benchmark's figures themselves are not tested)."""
 
 import argparse
@@ -67,7 +67,8 @@ class CountMatmuls(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def test_matmuls_only_update_runs_the_updates_matmuls_and_trains_nothing():
+@pytest.mark.parametrize("bound", ["matmuls", "matmuls+optimizer"])
+def test_a_bound_update_does_its_part_of_the_work_and_learns_nothing(bound, monkeypatch):
     config = build_config("balanced", overrides={"cpu_matmul": "blas"})
     learner = build_learner(config, 45, 12, [-1.0] * 12, [1.0] * 12, "cpu")
     buffer = ReplayBuffer(1_000, 45, 12)
@@ -81,8 +82,16 @@ def test_matmuls_only_update_runs_the_updates_matmuls_and_trains_nothing():
     )
     nets = (learner.actor, learner.critic)
     before = [p.clone() for net in nets for p in net.parameters()]
+    steps: list[str] = []
+    for name in ("critic_optimizer", "actor_optimizer"):
+        optimizer = getattr(learner, name)
+        monkeypatch.setattr(
+            optimizer, "step", lambda real=optimizer.step, n=name: steps.append(n) or real()
+        )
+    real_polyak = learner.polyak_update
+    monkeypatch.setattr(learner, "polyak_update", lambda: steps.append("polyak") or real_polyak())
     delay = config.policy_delay
-    with throughput.matmuls_only_updates(True), CountMatmuls() as counted:
+    with throughput.bound_updates(bound), CountMatmuls() as counted:
         for _ in range(delay):
             assert learner.update(buffer.sample(config.batch_size)) == {}
     shapes = throughput.bench_update_module().matmul_shapes(
@@ -91,12 +100,18 @@ def test_matmuls_only_update_runs_the_updates_matmuls_and_trains_nothing():
     assert counted.count == round(sum(count for *_, count in shapes) * delay)
     assert learner.n_updates == delay
     after = [p for net in nets for p in net.parameters()]
-    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))  # zero gradients
+    expected = ["critic_optimizer"] * (delay - 1) + [
+        "critic_optimizer",
+        "actor_optimizer",
+        "polyak",
+    ]
+    assert steps == (expected if bound == "matmuls+optimizer" else [])
     assert "train/critic_loss" in learner.update(buffer.sample(config.batch_size))  # restored
 
 
-@pytest.mark.parametrize("matmuls_only", [False, True])
-def test_the_flag_replaces_ours_update_in_a_real_run(matmuls_only, monkeypatch):
+@pytest.mark.parametrize("bound", [None, "matmuls", "matmuls+optimizer"])
+def test_the_flag_replaces_ours_update_in_a_real_run(bound, monkeypatch):
     real_updates: list[int] = []
     real = td3.td3_update
     monkeypatch.setattr(td3, "td3_update", lambda *a, **k: real_updates.append(1) or real(*a, **k))
@@ -109,9 +124,9 @@ def test_the_flag_replaces_ours_update_in_a_real_run(matmuls_only, monkeypatch):
         warmup=100,
         precision=None,
         compile=None,
-        matmuls_only=matmuls_only,
+        bound=bound,
     )
     turns = throughput.Turns((throughput.OURS, throughput.SB3), 100, 200)
     turns.done[throughput.SB3].set()  # no peer: ours runs every turn
     assert throughput.ours_steps_per_second(args, turns) > 0
-    assert (len(real_updates) == 0) == matmuls_only
+    assert (len(real_updates) == 0) == (bound is not None)
