@@ -17,10 +17,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 from itertools import pairwise
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from soccer_td3.agent.onednn_linear import _linear_pointwise, onednn_available
 from soccer_td3.agent.replay import ReplayBuffer
@@ -56,25 +58,26 @@ def matmul_shapes(
 
 
 class MatmulsOnly:
-    """An update that runs the real update's matmuls (BLAS, at their shapes, the actor step's
-    every `delay`-th call) and nothing else, for bench/throughput.py --bound. Its inputs stay
-    the same, hot in cache, so its speed is an upper bound."""
+    """An update that runs the real update's matmuls (at their shapes, each by its faster
+    backend, the actor step's every `delay`-th call) and nothing else, for
+    bench/throughput.py --bound. Its inputs stay the same, hot in cache, so its speed is an
+    upper bound."""
 
     def __init__(self, shapes, delay: int, device: str = "cpu") -> None:
         self.delay, self.calls = delay, 0
-        self.products = []  # (a, b, every call, extra on the actor step's calls)
+        self.products = []  # (product, every call, extra on the actor step's calls)
         for m, k, n, count in shapes:
             always = int(count)
             extra = round((count - always) * delay)
             a, b = torch.randn(m, k, device=device), torch.randn(k, n, device=device)
-            self.products.append((a, b, always, extra))
+            self.products.append((fastest_product(a, b)[0], always, extra))
 
     def __call__(self) -> None:
         self.calls += 1
         actor_step = self.calls % self.delay == 0
-        for a, b, always, extra in self.products:
+        for product, always, extra in self.products:
             for _ in range(always + (extra if actor_step else 0)):
-                torch.mm(a, b)
+                product()
 
 
 def time_it(fn, repeats: int, inner: int) -> float:
@@ -90,22 +93,29 @@ def time_it(fn, repeats: int, inner: int) -> float:
     return statistics.median(samples)
 
 
+def fastest_product(a: Tensor, b: Tensor) -> tuple[Callable[[], Tensor], float]:
+    """a @ b by the faster of PyTorch's BLAS and oneDNN here (on AMD EPYC, MKL's AVX2 path can
+    be half oneDNN's speed), and its median seconds."""
+    candidates = [lambda: a @ b]  # PyTorch's BLAS (MKL on x86)
+    if a.device.type == "cpu" and onednn_available():
+        candidates.append(lambda: _linear_pointwise(a, b.t(), None, "none", [], ""))
+    timed = []
+    for product in candidates:
+        for _ in range(20):
+            product()
+        timed.append((time_it(product, repeats=3, inner=100), product))
+    seconds, product = min(timed, key=lambda pair: pair[0])
+    return product, seconds
+
+
 def matmul_floor(shapes, dtype: torch.dtype, device: str) -> tuple[float, float]:
     """Seconds and FLOPs of the update's matmuls, each timed alone at its shape with the faster
-    of PyTorch's BLAS and oneDNN (on AMD EPYC, MKL's AVX2 path is half oneDNN's speed)."""
+    of PyTorch's BLAS and oneDNN."""
     seconds = flops = 0.0
     for m, k, n, count in shapes:
         a = torch.randn(m, k, dtype=dtype, device=device)
         b = torch.randn(k, n, dtype=dtype, device=device)
-        candidates = [lambda a=a, b=b: a @ b]  # PyTorch's BLAS (MKL on x86)
-        if device == "cpu" and onednn_available():
-            candidates.append(lambda a=a, b=b: _linear_pointwise(a, b.t(), None, "none", [], ""))
-        best = float("inf")
-        for product in candidates:
-            for _ in range(20):
-                product()
-            best = min(best, time_it(product, repeats=3, inner=100))
-        seconds += count * best
+        seconds += count * fastest_product(a, b)[1]
         flops += count * 2 * m * k * n
     return seconds, flops
 
