@@ -8,13 +8,11 @@ import multiprocessing
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from soccer_td3.agent import td3
-from soccer_td3.agent.replay import ReplayBuffer
 from soccer_td3.config import build_config
 from soccer_td3.training.settings import build_learner
 
@@ -78,15 +76,8 @@ class CountMatmuls(TorchDispatchMode):
 def test_a_bound_update_does_its_part_of_the_work_and_learns_nothing(bound, monkeypatch):
     config = build_config("balanced", overrides={"cpu_matmul": "blas"})
     learner = build_learner(config, 45, 12, [-1.0] * 12, [1.0] * 12, "cpu")
-    buffer = ReplayBuffer(1_000, 45, 12)
-    rng = np.random.default_rng(0)
-    buffer.add(
-        rng.normal(size=(1_000, 45)),
-        rng.uniform(-1, 1, (1_000, 12)),
-        rng.normal(size=1_000),
-        rng.normal(size=(1_000, 45)),
-        np.zeros(1_000),
-    )
+    bench_update = throughput.bench_update_module()
+    buffer = bench_update.filled_buffer("cpu")
     nets = (learner.actor, learner.critic)
     before = [p.clone() for net in nets for p in net.parameters()]
     steps: list[str] = []
@@ -104,7 +95,7 @@ def test_a_bound_update_does_its_part_of_the_work_and_learns_nothing(bound, monk
         with CountMatmuls() as counted:
             for _ in range(delay):  # any `delay` calls in a row hold one actor step
                 assert learner.update(buffer.sample(config.batch_size)) == {}
-    shapes = throughput.bench_update_module().matmul_shapes(
+    shapes = bench_update.matmul_shapes(
         config.actor_net, config.critic_net, config.batch_size, delay
     )
     assert counted.count == round(sum(count for *_, count in shapes) * delay)
