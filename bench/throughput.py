@@ -210,8 +210,9 @@ def bound_updates(bound: str | None):
                 learner.actor.act_dim,
             )
             products[id(learner)] = bench_update.MatmulsOnly(shapes, learner.hp.policy_delay)
-            for param in [*learner.actor.parameters(), *learner.critic.parameters()]:
-                param.grad = torch.zeros_like(param)
+            if bound == "matmuls+optimizer":  # what the Adam steps read
+                for param in [*learner.actor.parameters(), *learner.critic.parameters()]:
+                    param.grad = torch.zeros_like(param)
         learner.n_updates += 1
         products[id(learner)]()
         if bound == "matmuls+optimizer":
