@@ -29,7 +29,7 @@ def test_presets_apply_the_seed_columns():
         0.001,
         0.1,
     )
-    assert set(PRESETS) == {"balanced", "large", "very-deep", "baseline", "fast"}
+    assert set(PRESETS) == {"balanced", "large", "very-deep", "baseline", "fast", "soccer"}
     fast = build_config("fast")
     assert fast.control_spec.balanced and fast.obs_norm and fast.observation_mode == "features"
     assert (fast.decimation, fast.actor_net) == (10, [256, 256])

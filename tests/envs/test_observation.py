@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from soccer_td3.envs.build import FeatureObservation
+from soccer_td3.envs.build import VectorObservation
 from soccer_td3.envs.observation import (
     FEATURE_SIZE,
     FEATURE_TASKS,
@@ -25,7 +25,7 @@ def test_projected_gravity_by_hand():
 
 @pytest.mark.parametrize("task_id", FEATURE_TASKS)
 def test_every_task_gives_the_same_length_finite_vector(task_id):
-    env = FeatureObservation(make_env(task_id, seed=0), task_id)
+    env = VectorObservation(make_env(task_id, seed=0), task_id, "features")
     try:
         obs, _ = env.reset(seed=0)
         raw, _ = env.env.reset(seed=0)

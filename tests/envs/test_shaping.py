@@ -45,7 +45,7 @@ def _unit(vector) -> np.ndarray:
 
 
 def _step_with_push(task, joint, direction_of, speed, gamma=0.99):
-    env = RewardShaping(make_env(task, 0), ALL_ON, gamma)
+    env = RewardShaping(make_env(task, 0), ALL_ON, gamma, task)
     _, info = env.reset(seed=0)
     if direction_of is not None:
         _push(env, joint, speed * direction_of(info))
@@ -105,7 +105,7 @@ def test_goalie_target_is_the_goal_the_robot_attacks():
 
 
 def test_fall_is_penalised_once_on_the_step_the_robot_falls_and_upright_drops():
-    env = RewardShaping(make_env(GOALIE, 0), ALL_ON, 0.99)
+    env = RewardShaping(make_env(GOALIE, 0), ALL_ON, 0.99, GOALIE)
     env.reset(seed=0)
     env.action_space.seed(0)
     falls, uprights = [], []
@@ -124,7 +124,7 @@ def test_fall_is_penalised_once_on_the_step_the_robot_falls_and_upright_drops():
 
 
 def test_an_episode_ended_by_the_ball_is_not_a_fall():
-    env = RewardShaping(make_env(GOALIE, 0), ALL_ON, 0.99)
+    env = RewardShaping(make_env(GOALIE, 0), ALL_ON, 0.99, GOALIE)
     _, info = env.reset(seed=0)
     # Shoot the ball at the goal (the keeper saves it) long before the idle robot would fall.
     _push(env, "env:ball", 15.0 * _unit(ball_to_target(info)))
@@ -140,7 +140,7 @@ def test_an_episode_ended_by_the_ball_is_not_a_fall():
 
 
 def test_step_term_is_minus_its_weight_every_step():
-    env = RewardShaping(make_env(GOALIE, 0), ShapingWeights(step=0.3), 0.99)
+    env = RewardShaping(make_env(GOALIE, 0), ShapingWeights(step=0.3), 0.99, GOALIE)
     env.reset(seed=0)
     for _ in range(5):
         _, reward, _, _, info = env.step(_still(env))
@@ -150,7 +150,8 @@ def test_step_term_is_minus_its_weight_every_step():
 
 
 def test_zero_weights_leave_the_env_reward_unchanged():
-    plain, shaped = make_env(GOALIE, 0), RewardShaping(make_env(GOALIE, 0), ShapingWeights(), 0.99)
+    plain = make_env(GOALIE, 0)
+    shaped = RewardShaping(make_env(GOALIE, 0), ShapingWeights(), 0.99, GOALIE)
     plain.reset(seed=3)
     shaped.reset(seed=3)
     actions = np.random.default_rng(0).uniform(-1, 1, (300, *plain.action_space.shape))
@@ -177,7 +178,9 @@ def test_each_term_is_its_weight_times_its_raw_value_over_a_whole_episode():
     weights = ShapingWeights(
         fall=2.0, away_from_ball=3.0, step=0.1, toward_target=4.0, upright=0.5, action=0.2
     )
-    unit, weighted = (RewardShaping(make_env(GOALIE, 0), w, 0.99) for w in (ALL_ON, weights))
+    unit, weighted = (
+        RewardShaping(make_env(GOALIE, 0), w, 0.99, GOALIE) for w in (ALL_ON, weights)
+    )
     unit.reset(seed=0)
     weighted.reset(seed=0)
     unit.action_space.seed(1)
@@ -195,10 +198,10 @@ def test_each_term_is_its_weight_times_its_raw_value_over_a_whole_episode():
     weighted.close()
 
 
-def test_potentials_are_zero_after_the_last_step_of_an_episode():
-    """phi(terminal) = 0: the terminating step gives back -phi(s) = the last distances, which
-    is what keeps the potential terms from changing the optimal policy."""
-    env = RewardShaping(make_env(GOALIE, 0), ALL_ON, 0.99)
+def test_the_last_step_keeps_its_potential_so_ending_far_away_pays_nothing_back():
+    """phi(terminal) = phi(s_T): a fall pays gamma * phi(s_T) - phi(s), not the -phi(s) (the
+    whole remaining distance) that phi(terminal) = 0 would give back."""
+    env = RewardShaping(make_env(GOALIE, 0), ALL_ON, 0.99, GOALIE)
     _, info = env.reset(seed=0)
     env.action_space.seed(0)
     while True:
@@ -208,8 +211,10 @@ def test_potentials_are_zero_after_the_last_step_of_an_episode():
             break
     env.close()
     assert end
-    assert info["shaping"]["away_from_ball"] == pytest.approx(-previous[0])
-    assert info["shaping"]["toward_target"] == pytest.approx(-previous[1])
+    last = RewardShaping.potentials(info)
+    assert last[0] < -0.5  # the robot fell away from the ball: a distance that must not pay
+    assert info["shaping"]["away_from_ball"] == pytest.approx(0.99 * last[0] - previous[0])
+    assert info["shaping"]["toward_target"] == pytest.approx(0.99 * last[1] - previous[1])
 
 
 def test_shaping_setting_accepts_none_default_and_a_weights_file(tmp_path):
@@ -242,7 +247,7 @@ def test_bad_shaping_is_a_one_line_config_error(value, words):
 
 
 def test_the_action_term_is_minus_the_mean_squared_action_in_units_of_its_bounds():
-    env = RewardShaping(make_env(GOALIE, 0), ALL_ON, 0.99)
+    env = RewardShaping(make_env(GOALIE, 0), ALL_ON, 0.99, GOALIE)
     env.reset(seed=0)
     high = env.action_space.high
     for fraction in (0.0, 0.5, 1.0):
@@ -255,7 +260,7 @@ def test_the_action_term_is_minus_the_mean_squared_action_in_units_of_its_bounds
     from soccer_td3.envs.control import JointControl
 
     spec = TrainConfig(control="pd").control_spec
-    env = RewardShaping(JointControl(make_env(GOALIE, 0), spec), ALL_ON, 0.99)
+    env = RewardShaping(JointControl(make_env(GOALIE, 0), spec), ALL_ON, 0.99, GOALIE)
     env.reset(seed=0)
     _, _, _, _, info = env.step(np.full(12, 0.3))
     assert info["shaping"]["action"] == pytest.approx(-0.09)

@@ -34,13 +34,17 @@ class ControlSpec:
     """How actions reach the joints. No defaults here: TrainConfig's control, decimation and
     pd_* fields are their one source (the official values)."""
 
-    control: str  # "torque" | "pd"
-    decimation: int
+    control: str  # "torque" | "pd" | "command" (envs/command.py: the walking skill's commands)
+    decimation: int  # env steps an action lasts; with command control, the decision period
     kp: tuple[float, ...]
     kd: tuple[float, ...]
     pose: tuple[float, ...]
     action_scale: float
     balance: tuple[float, float]  # (k_tilt rad per unit of g_x, k_rate rad per rad/s of w_y)
+    # command control: the command range (forward m/s, left m/s, yaw rad/s) and the prior
+    command_low: tuple[float, float, float]
+    command_high: tuple[float, float, float]
+    prior: str  # "none" | "chaser"
 
     @property
     def needs_wrapper(self) -> bool:
@@ -58,6 +62,9 @@ class ControlSpec:
             return None
         fields = {k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()}
         fields.setdefault("balance", (0.0, 0.0))  # weights written before balance existed
+        fields.setdefault("command_low", (0.0, 0.0, 0.0))  # ... or before command control
+        fields.setdefault("command_high", (0.0, 0.0, 0.0))
+        fields.setdefault("prior", "none")
         return cls(**fields)
 
     @property

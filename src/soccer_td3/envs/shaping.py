@@ -14,11 +14,23 @@ Terms (raw values; the reward gains weight x raw):
 - toward_target: potential-based with phi = -(ball-target distance on the ground); the target
   is the task's target site (kick-to-target, obstacle goal area) or the goal the robot attacks.
 - upright: cos(torso tilt) every step, +1 standing straight, 0 lying flat.
+- action: minus the mean squared action in units of its bounds, every step.
+- competition: the competition's score of the episode (envs/score.py), paid on its last step:
+  a goal, a strike's speed toward the goal (1.5 per m/s), a touch, a fall, a blocked ball.
 
-The potential terms follow Ng, Harada & Russell (1999): with phi(terminal) = 0 they change no
-optimal policy, only how soon the learner finds it. fall, step and upright are state rewards,
-not potentials, and do change what is optimal: that is their purpose, and why they are small
-or off by default (see DEFAULT_SHAPING).
+`env_reward` weighs the env's own reward (1: as the env pays it). sai_mujoco's dense reward
+sums per physics step terms of very different scales (a goal pays 25 at every step the ball sits
+in the goal), so a command-control run sets it to 0 and learns from the terms above, which say
+what the competition scores.
+
+The potential terms follow Ng, Harada & Russell (1999), with one deliberate difference: the
+last state keeps its potential (phi(terminal) = phi(s_T), not 0), so an episode's shaping sums
+to gamma^T phi(s_T) - phi(s_0) and where the episode ends counts, as it does for the competition.
+With phi(terminal) = 0 every termination paid back the remaining distances: a fall 4 m from the
+goal earned 4 m of toward_target, a ball kicked out of the field more the further it flew
+(measured: the soccer preset's first episodes averaged +25 from falls and balls out). fall,
+step and upright are state rewards, not potentials, and do change what is optimal: that is
+their purpose, and why they are small or off by default (see DEFAULT_SHAPING).
 """
 
 from __future__ import annotations
@@ -32,8 +44,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from soccer_td3.envs.observation import projected_gravity
+from soccer_td3.envs.score import competition_score
 
-SHAPING_TERMS = ("fall", "away_from_ball", "step", "toward_target", "upright", "action")
+SHAPING_TERMS = (
+    "fall", "away_from_ball", "step", "toward_target", "upright", "action", "competition"
+)  # fmt: skip
 
 
 class ShapingWeights(BaseModel):
@@ -56,10 +71,16 @@ class ShapingWeights(BaseModel):
         description="Penalty per step of the mean squared action, in units of its bounds: a "
         "residual over a standing controller then deviates only where it pays.",
     )
+    competition: float = Field(
+        0.0, ge=0, description="The competition's score of the episode, paid on its last step."
+    )
+    env_reward: float = Field(
+        1.0, ge=0, description="Weight of the env's own reward (0: only the terms above)."
+    )
 
     @property
     def active(self) -> bool:
-        return any(getattr(self, term) for term in SHAPING_TERMS)
+        return self.env_reward != 1.0 or any(getattr(self, term) for term in SHAPING_TERMS)
 
 
 # Why these (README, "Reward shaping"): the env pays about +0.25 a step for staying up but
@@ -115,9 +136,10 @@ def ball_to_target(info: dict[str, Any]) -> np.ndarray:
 class RewardShaping(gym.Wrapper):
     """Adds the weighted shaping terms to a soccer task's reward; needs the task's raw info."""
 
-    def __init__(self, env: gym.Env, weights: ShapingWeights, gamma: float) -> None:
+    def __init__(self, env: gym.Env, weights: ShapingWeights, gamma: float, task_id: str) -> None:
+        """`task_id` says how the competition scores an episode (the competition term)."""
         super().__init__(env)
-        self.weights = weights
+        self.weights, self.task_id = weights, task_id
         self.gamma = gamma
         self._potentials = (0.0, 0.0)
         self._episode_terms = dict.fromkeys(SHAPING_TERMS, 0.0)
@@ -135,10 +157,11 @@ class RewardShaping(gym.Wrapper):
     def _fell(self) -> bool:
         return any(robot.is_terminated() for robot in self.env.unwrapped.robots)
 
-    def raw_terms(self, info: dict[str, Any], terminated: bool, action) -> dict[str, float]:
+    def raw_terms(
+        self, info: dict[str, Any], terminated: bool, action, truncated: bool = False
+    ) -> dict[str, float]:
         """Each term before its weight, for the step of `action` that produced `info`."""
-        # Absorbing states have no future: phi(terminal) = 0 keeps the shaping policy-invariant.
-        ball, target = (0.0, 0.0) if terminated else self.potentials(info)
+        ball, target = self.potentials(info)  # also at the end: see the module doc
         previous_ball, previous_target = self._potentials
         return {
             "fall": -1.0 if terminated and self._fell() else 0.0,
@@ -147,6 +170,9 @@ class RewardShaping(gym.Wrapper):
             "toward_target": self.gamma * target - previous_target,
             "upright": float(-projected_gravity(np.asarray(info["robot_quat"]))[2]),
             "action": -float(np.mean(self.relative(action) ** 2)),
+            "competition": competition_score(self.task_id, info.get("reward_terms", {}))
+            if terminated or truncated
+            else 0.0,
         }
 
     def relative(self, action) -> np.ndarray:
@@ -161,7 +187,7 @@ class RewardShaping(gym.Wrapper):
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        raw = self.raw_terms(info, terminated, action)
+        raw = self.raw_terms(info, terminated, action, truncated)
         self._potentials = self.potentials(info)
         terms = {term: getattr(self.weights, term) * raw[term] for term in SHAPING_TERMS}
         env_reward = float(reward)
@@ -172,4 +198,5 @@ class RewardShaping(gym.Wrapper):
         if terminated or truncated:
             info["episode_env_return"] = self._episode_env_return
             info["episode_shaping"] = dict(self._episode_terms)
-        return obs, env_reward + sum(terms.values()), terminated, truncated, info
+        shaped = self.weights.env_reward * env_reward + sum(terms.values())
+        return obs, shaped, terminated, truncated, info

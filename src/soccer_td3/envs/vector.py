@@ -8,10 +8,11 @@ needs that true last observation for the transition it stores, and it never has 
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
 
 import numpy as np
-from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
 
 from soccer_td3.envs.build import make_task_env
 from soccer_td3.envs.control import ControlSpec
@@ -27,7 +28,8 @@ def make_vector_env(
     shaping: ShapingWeights | None = None,
     gamma: float = 0.99,
     control: ControlSpec | None = None,
-) -> tuple[SyncVectorEnv, list[str]]:
+    asynchronous: bool = False,
+) -> tuple[VectorEnv, list[str]]:
     """`envs_per_task` copies of each task, interleaved (env i plays tasks[i % len(tasks)]) so
     every vector step feeds the buffer the tasks in equal share; returns the env and each
     sub-env's task. Sync, not Async: on 1-2 cores a subprocess per env costs more in pickling
@@ -39,12 +41,20 @@ def make_vector_env(
         task_spec(task)
 
     def factory(i: int, task: str):
-        return lambda: make_task_env(task, seed + i, obs_mode, shaping, gamma, control)
+        def make():
+            if asynchronous:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            return make_task_env(task, seed + i, obs_mode, shaping, gamma, control)
 
-    envs = SyncVectorEnv(
-        [factory(i, task) for i, task in enumerate(env_tasks)],
-        autoreset_mode=AutoresetMode.SAME_STEP,
-    )
+        return make
+
+    factories = [factory(i, task) for i, task in enumerate(env_tasks)]
+    if asynchronous:
+        envs = AsyncVectorEnv(
+            factories, autoreset_mode=AutoresetMode.SAME_STEP, context="spawn"
+        )
+    else:
+        envs = SyncVectorEnv(factories, autoreset_mode=AutoresetMode.SAME_STEP)
     envs.action_space.seed(seed)
     return envs, env_tasks
 

@@ -45,13 +45,20 @@ class RunResult:
         return sum(p.numel() for net in template_networks(self.config) for p in net.parameters())
 
 
+# Settings a preset may set that size or pace a run rather than define its recipe.
+BUDGET_KEYS = {
+    "learning_starts", "max_minutes", "eval_freq", "eval_episodes", "checkpoint_freq",
+    "log_interval",
+}  # fmt: skip
+
+
 def preset_of(config: TrainConfig) -> str:
     """The preset a config was built from, matched on every setting any preset sets; else the
     nearest preset and what differs from it (`baseline + learning_rate=0.0005`).
-    learning_starts is left out: it is part of a run's budget, which compare and short runs
-    set for every preset alike, not of the recipe a label should name (only `fast` sets it)."""
+    The run's budget and cadence (BUDGET_KEYS) are left out: compare and short runs set them
+    for every preset alike, and they are not the recipe a label should name."""
     values, defaults = config.model_dump(), TrainConfig().model_dump()
-    recipe = {key for overrides in PRESETS.values() for key in overrides} - {"learning_starts"}
+    recipe = {key for overrides in PRESETS.values() for key in overrides} - BUDGET_KEYS
     keys = sorted(recipe)
     best_name, best_diff = "", keys
     for name, overrides in PRESETS.items():

@@ -377,6 +377,7 @@ def train(
         shaping=config.shaping if config.shaping.active else None,
         gamma=config.gamma,
         control=config.control_spec,
+        asynchronous=config.async_envs,
     )
     obs_dim = envs.single_observation_space.shape[0]
     act_dim = envs.single_action_space.shape[0]
