@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -23,6 +24,8 @@ from soccer_td3.flags import (
     settings_overrides,
     spellings,
 )
+
+SCRIPTED_CHOICES = ("chaser", "stand")  # reports/scripted.py's SCRIPTED_POLICIES
 
 
 def _add_train_parser(commands: argparse._SubParsersAction) -> None:
@@ -73,8 +76,16 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument(
         "path",
         type=Path,
+        nargs="?",
         help="A run folder, its final/, an actor file, or an export folder (played through "
-        "the SAI SDK as the platform plays it).",
+        "the SAI SDK as the platform plays it). Leave it out with --policy.",
+    )
+    evaluate.add_argument(
+        "--policy",
+        choices=SCRIPTED_CHOICES,
+        default=None,
+        help="Play a scripted baseline instead of a trained actor (needs --env): chaser "
+        "(walk behind the ball, then through it) or stand (the zero walking command).",
     )
     evaluate.add_argument(
         "--env",
@@ -333,12 +344,24 @@ def run_evaluate(args: argparse.Namespace) -> None:
     from soccer_td3.envs.control import ControlSpec
     from soccer_td3.reports.evaluate import find_actor_file, format_table, load_policy, write_json
     from soccer_td3.reports.submission import evaluate_submission, is_submission, read_manifest
-    from soccer_td3.training.evaluation import evaluate_task
+    from soccer_td3.training.evaluation import evaluate_task, policy_action
 
     if args.episodes <= 0:
         raise UserError(f"--episodes {args.episodes} must be positive")
-    if args.noise < 0:
-        raise UserError(f"--noise {args.noise} must be >= 0")
+    if not args.noise >= 0:  # NaN too
+        raise UserError(f"--noise {args.noise} must be a number >= 0")
+    if args.policy is not None:
+        if args.path is not None:
+            raise UserError(
+                f"give either a trained policy ({args.path}) or --policy {args.policy}, not both"
+            )
+        run_scripted(args)
+        return
+    if args.path is None:
+        raise UserError(
+            "evaluate needs a run folder, an actor file or an export folder, or --policy "
+            "chaser|stand with --env TASK"
+        )
     if is_submission(args.path):
         if args.noise or args.video is not None:
             raise UserError(
@@ -384,10 +407,71 @@ def run_evaluate(args: argparse.Namespace) -> None:
     if args.video is not None:
         from soccer_td3.reports.video import record_video
 
+        act = lambda obs, _info: policy_action(actor, obs)  # noqa: E731
         frames = record_video(
-            actor, obs_mode, tasks, args.video, args.video_seconds, seed=args.seed, control=control
+            act, obs_mode, tasks, args.video, args.video_seconds, seed=args.seed, control=control
         )
         print(f"video: {args.video} ({frames} frames)")
+
+
+def run_scripted(args: argparse.Namespace) -> None:
+    """`evaluate --policy chaser|stand --env TASK`: a baseline, no run folder."""
+    from soccer_td3.envs.build import make_task_env
+    from soccer_td3.envs.registry import task_spec
+    from soccer_td3.reports.evaluate import format_table, write_json
+    from soccer_td3.reports.scripted import (
+        OBS_MODE,
+        scripted_control,
+        scripted_path,
+        scripted_policy,
+    )
+    from soccer_td3.training.evaluation import play_task
+
+    if not args.env:
+        raise UserError(f"--policy {args.policy} needs the task(s) to play: --env TASK_ID")
+    if args.as_submitted:
+        raise UserError("--as-submitted plays PD runs; a scripted policy has no submission")
+    for task in args.env:
+        task_spec(task)
+    control = scripted_control(args.policy)
+    out = args.json or (args.save_dir or Path(".")) / f"eval_{args.policy}.json"
+    check_writable_file(out, "--json")
+    if args.video is not None:
+        from soccer_td3.reports.video import use_offscreen_gl
+
+        use_offscreen_gl()
+        check_writable_file(args.video, "--video")
+    results = []
+    for task in args.env:
+        env = make_task_env(task, args.seed, OBS_MODE, control=control)
+        act = scripted_policy(args.policy, control, args.noise, args.seed)
+        path = scripted_path(args.policy)
+        results.append(play_task(env, act, task, args.episodes, args.seed, args.noise, path))
+    print(format_table(results))
+    write_json(results, out)
+    print(f"results: {out}")
+    if args.video is not None:
+        from soccer_td3.reports.video import record_video
+
+        act = scripted_policy(args.policy, control, 0.0, args.seed)
+        frames = record_video(
+            act, OBS_MODE, args.env, args.video, args.video_seconds, seed=args.seed,
+            control=control,
+        )  # fmt: skip
+        print(f"video: {args.video} ({frames} frames)")
+
+
+def check_writable_file(path: Path, flag: str) -> None:
+    """Before the work: the folder of `path` exists (or can be made) and takes a file."""
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{flag} {path}: cannot create its folder ({exc.strerror})") from None
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a folder; give a file name")
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"{flag} {path}: its folder {folder} is not writable; choose another")
 
 
 def compare_settings(args: argparse.Namespace) -> dict:

@@ -33,13 +33,19 @@ def load_policy(path: Path) -> tuple[Actor, dict]:
 
 def format_table(results: list[TaskResult]) -> str:
     lines = [
-        f"{'task':30} {'episodes':>8} {'return':>17} {'length':>7} {'success':>7} {'score':>15}"
+        f"{'task':30} {'episodes':>8} {'score':>15} {'goals':>6} {'touched':>7} {'fell':>5} "
+        f"{'closer':>6} {'length':>6} {'return':>17}"
     ]
     for r in results:
         lines.append(
-            f"{r.task:30} {r.episodes:>8} {r.return_mean:9.2f} ± {r.return_std:5.2f} "
-            f"{r.length_mean:7.0f} {r.success_rate:7.0%} {r.score_mean:7.3f} ± {r.score_std:5.3f}"
+            f"{r.task:30} {r.episodes:>8} {r.score_mean:7.3f} ± {r.score_std:5.3f} "
+            f"{r.success_rate:6.0%} {r.touch_rate:7.0%} {r.fall_rate:5.0%} {r.closer_rate:6.0%} "
+            f"{r.length_mean:6.0f} {r.return_mean:9.2f} ± {r.return_std:5.2f}"
         )
+    lines.append(
+        "goals: goals scored (kick-to-target: the ball on its target); touched: the ball moved; "
+        "closer: the ball ended nearer its goal or target than it started"
+    )
     for path in dict.fromkeys(r.path for r in results):
         lines.append(f"played through: {path}")
     for r in results:

@@ -1,4 +1,4 @@
-"""An mp4 of the actor playing each task, one after another, each captioned with its task.
+"""An mp4 of a policy playing each task, one after another, each captioned with its task.
 
 Rendering is offscreen and, on a machine without a GPU, in software (osmesa): ~5-6 frames/s at
 480x270 here, so frames are rendered only every `control_hz / fps` steps (the envs run at
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from soccer_td3.agent.networks import Actor
 from soccer_td3.envs.control import ControlSpec
+from soccer_td3.training.evaluation import Policy
 
 CONTROL_HZ = 500  # sai_mujoco's render_fps: one env step is 2 ms of simulated time
 
@@ -40,7 +40,7 @@ def caption(frame: np.ndarray, text: str) -> np.ndarray:
 
 
 def record_video(
-    actor: Actor,
+    act: Policy,
     obs_mode: str,
     tasks: list[str],
     path: Path,
@@ -50,16 +50,18 @@ def record_video(
     seed: int = 0,
     control: ControlSpec | None = None,
 ) -> int:
-    """Play `seconds` of each task (episodes back to back) into `path`; returns frames written."""
+    """Play `seconds` of each task (episodes back to back) with `act` into `path`; returns the
+    frames written. One env.step lasts `decimation` env steps, so a frame comes every `every`
+    env.step calls and the clip's frame rate follows (10 fps for a 0.1 s command decision)."""
     use_offscreen_gl()
     import imageio
     from rich.progress import Progress
 
     from soccer_td3.envs.build import make_task_env
-    from soccer_td3.training.evaluation import policy_action
 
-    # A frame every CONTROL_HZ / fps env steps; one env.step is `decimation` of them.
-    every = max(1, CONTROL_HZ // fps // (control.decimation if control else 1))
+    decimation = control.decimation if control else 1
+    every = max(1, round(CONTROL_HZ / fps / decimation))
+    fps = CONTROL_HZ / (decimation * every)
     frames_per_task = round(seconds * fps)
     written = 0
     with (
@@ -77,7 +79,7 @@ def record_video(
                 width=size[0],
                 height=size[1],
             )
-            obs, _ = env.reset(seed=seed)
+            obs, info = env.reset(seed=seed)
             step = task_frames = 0
             try:
                 while task_frames < frames_per_task:
@@ -85,10 +87,10 @@ def record_video(
                         writer.append_data(caption(env.render(), task))
                         task_frames += 1
                         progress.update(bar, completed=task_frames)
-                    obs, _, terminated, truncated, _ = env.step(policy_action(actor, obs))
+                    obs, _, terminated, truncated, info = env.step(act(obs, info))
                     step += 1
                     if terminated or truncated:
-                        obs, _ = env.reset()
+                        obs, info = env.reset()
             finally:
                 env.close()
             written += task_frames
