@@ -23,10 +23,12 @@ from torch import Tensor, nn
 
 from soccer_td3.agent.networks import Actor
 from soccer_td3.agent.onednn_linear import set_onednn
-from soccer_td3.envs import observation
+from soccer_td3.envs import commander, observation
+from soccer_td3.envs.commander import MODEL_INPUT_SIZE
 from soccer_td3.envs.control import ANKLE_PITCH, N_JOINTS, ControlSpec, balance_offset
 from soccer_td3.envs.registry import make_env, task_spec
 from soccer_td3.errors import UserError
+from soccer_td3.hierarchy import hierarchy_module
 from soccer_td3.reports.evaluate import load_policy
 from soccer_td3.reports.submission import MANIFEST, PREPROCESSOR
 from soccer_td3.training.run_dir import writable_dir
@@ -139,6 +141,8 @@ class Preprocessor:
                 f"soccer_td3 preprocessor: no task gives {{obs.shape[-1]}}-value observations; "
                 f"known sizes: {{TASK_BY_OBS_SIZE}}"
             )
+        if OBS_MODE == "commander":
+            return model_input(obs, info, task)
         return features(obs, info, task)
 
 
@@ -158,12 +162,13 @@ def row_info(info, i):
     return row
 
 
-# What follows is soccer_td3's envs/observation.py, verbatim: training and submission share it.
+# What follows is soccer_td3's envs/observation.py (and, for a command-control model,
+# envs/commander.py) verbatim: training and submission share them.
 '''
 
 SUBMISSION_README = """# soccer_td3 submission
 
-- `{model}`: the actor, {obs_dim} inputs -> {act_dim} normalised actions in [-1, 1]. The SAI SDK's
+- `{model}`: {what}, {obs_dim} inputs -> {act_dim} normalised actions in [-1, 1]. The SAI SDK's
   default action path maps them onto the action bounds ([low, high], here ±{bounds} N·m), which
   gives exactly the torques soccer_td3 trained and evaluated with. No action function is needed.
 - `preprocessor.py`: `Preprocessor().modify_state(obs, info)` builds the inputs ({obs_mode}).
@@ -204,6 +209,13 @@ torques = low + (high - low) * (np.clip(action, -1, 1) + 1) / 2   # what the SDK
 ```
 """
 
+HIERARCHY_NOTE = (
+    "the whole hierarchy (the trained commander choosing a walking command every "
+    "0.1 s, Booster's T1 walking skill turning it into joint targets at 50 Hz, the PD law giving "
+    "torques at every step), which keeps each env's state between calls and starts a row afresh "
+    "when its joints read all zero (an episode's first step)"
+)
+
 ONNX_NOTE = """
 `actor.onnx` plays through the SDK's ONNX handler (`soccer-td3 evaluate` checks it), but
 sai-rl 0.1.37's `submit` cannot upload an `.onnx` file from a path (its ONNX handler saves
@@ -240,7 +252,8 @@ def new_export_dir(out_dir: Path) -> Path:
 
 def preprocessor_source(obs_mode: str, input_size: int, task_table: dict[int, str]) -> str:
     head = PREPROCESSOR_HEAD.format(obs_mode=obs_mode, input_size=input_size, task_table=task_table)
-    return head + "\n" + inspect.getsource(observation)
+    modules = [observation, commander] if obs_mode == "commander" else [observation]
+    return head + "".join("\n" + inspect.getsource(module) for module in modules)
 
 
 def _write_model(model: nn.Module, example: Tensor, target: Path, fmt: str) -> None:
@@ -264,19 +277,29 @@ def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
         raise UserError(f"unknown --format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     actor, meta = load_policy(path)
     obs_mode = meta.get("obs", "raw")
+    if obs_mode == "commander" and fmt != "torchscript":
+        raise UserError(
+            "a command-control model keeps each env's walking state between calls, which only "
+            "the TorchScript export holds: export it with --format torchscript"
+        )
     tasks = list(meta.get("tasks") or [])
     task_table = task_by_obs_size(tasks)
     out_dir = new_export_dir(out_dir)
     target = out_dir / MODEL_FILES[fmt]
     control = ControlSpec.from_meta(meta)
     bound = None
-    if control is not None and control.control == "pd":
+    if control is not None and control.control in ("pd", "command"):
         env = make_env(tasks[0])  # the torque bounds the PD law clips to (symmetric here)
         bound = env.action_space.high
         env.close()
-    model = NormalisedActor(actor, control, bound).eval()
-    _write_model(model, torch.zeros(1, actor.obs_dim), target, fmt)
-    (out_dir / PREPROCESSOR).write_text(preprocessor_source(obs_mode, actor.obs_dim, task_table))
+    if control is not None and control.control == "command":
+        hierarchy_module(actor, control, bound).save(str(target))
+        input_size, output_size = MODEL_INPUT_SIZE, len(bound)
+    else:
+        model = NormalisedActor(actor, control, bound).eval()
+        _write_model(model, torch.zeros(1, actor.obs_dim), target, fmt)
+        input_size, output_size = actor.obs_dim, actor.act_dim
+    (out_dir / PREPROCESSOR).write_text(preprocessor_source(obs_mode, input_size, task_table))
     (out_dir / MANIFEST).write_text(
         json.dumps(
             {
@@ -285,32 +308,34 @@ def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
                 "preprocessor": PREPROCESSOR,
                 "obs": obs_mode,
                 "tasks": tasks,
-                "obs_dim": actor.obs_dim,
-                "act_dim": actor.act_dim,
+                "obs_dim": input_size,
+                "act_dim": output_size,
                 "action": "normalised to [-1, 1]; the SAI SDK maps it onto the action bounds",
                 "control": control.as_dict() if control else None,
             },
             indent=2,
         )
     )
+    torque_bounds = bound if bound is not None else actor.action_scale.tolist()
     untrained = [t for t in COMPETITION_TASKS if t not in tasks]
     untrained_note = (
         f"\nThis model never trained on {', '.join(untrained)}: there it still gets that "
         "task's input and one-hot, but expect it to play badly.\n"
-        if untrained and obs_mode == "features"
+        if untrained and obs_mode != "raw"
         else ""
     )
     (out_dir / "README.md").write_text(
         SUBMISSION_README.format(
             model=target.name,
-            obs_dim=actor.obs_dim,
-            act_dim=actor.act_dim,
-            bounds=",".join(f"{b:g}" for b in actor.action_scale.tolist()),
+            obs_dim=input_size,
+            act_dim=output_size,
+            what=HIERARCHY_NOTE if obs_mode == "commander" else "the actor",
+            bounds=",".join(f"{b:g}" for b in torque_bounds),
             obs_mode=obs_mode,
             tasks=", ".join(tasks) or "(not recorded)",
             task_sizes="; ".join(f"{size} values: {task}" for size, task in task_table.items())
-            if obs_mode == "features"
-            else f"a raw-observation model reads only {actor.obs_dim}-value observations "
+            if obs_mode != "raw"
+            else f"a raw-observation model reads only {input_size}-value observations "
             "(its own task's), and refuses any other size",
             untrained=untrained_note,
             folder=out_dir,

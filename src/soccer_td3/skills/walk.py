@@ -42,9 +42,11 @@ JOINT_VELOCITY_SCALE = 0.1
 STANDING_COMMAND = 1e-3
 
 
-def load_skill_weights(path: Path = SKILL_FILE) -> dict[str, Tensor]:
-    """The skill's tensors, after checking the file's SHA-256: a changed file is refused, not
-    run (a walking policy that differs from the measured one could fall anywhere)."""
+def load_skill_weights(path: Path | None = None) -> dict[str, Tensor]:
+    """The skill's tensors (from the shipped SKILL_FILE unless `path` is given), after checking
+    the file's SHA-256: a changed file is refused, not run (a walking policy that differs from
+    the measured one could fall anywhere)."""
+    path = path or SKILL_FILE
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -87,12 +89,18 @@ class WalkController(nn.Module):
         self.register_buffer("phase", torch.zeros(rows))
         self.register_buffer("last_output", torch.zeros(rows, N_JOINTS))
         self.register_buffer("target", self.pose.repeat(rows, 1))
+        # TorchScript reads no module globals: the constants travel as attributes.
+        self.n_joints = N_JOINTS
+        self.skill_every = SKILL_EVERY
+        self.phase_per_decision = SKILL_EVERY * PHYSICS_DT * GAIT_FREQUENCY
+        self.velocity_scale = JOINT_VELOCITY_SCALE
+        self.standing = STANDING_COMMAND
 
     def resize(self, rows: int) -> None:
         """A batch of another size: every row starts afresh (the SDK resets each new batch)."""
         self.counter = torch.zeros(rows, dtype=torch.long)
         self.phase = torch.zeros(rows)
-        self.last_output = torch.zeros(rows, N_JOINTS)
+        self.last_output = torch.zeros(rows, self.n_joints)
         self.target = self.pose.repeat(rows, 1)
 
     def reset_rows(self, reset: Tensor) -> None:
@@ -105,7 +113,7 @@ class WalkController(nn.Module):
 
     def skill_input(self, command: Tensor, joints: Tensor, gravity: Tensor, gyro: Tensor) -> Tensor:
         """The 47 inputs the skill was trained on (shared/skills/t1_walk/README.md)."""
-        moving = (command.abs().amax(dim=1, keepdim=True) > STANDING_COMMAND).to(torch.float32)
+        moving = (command.abs().amax(dim=1, keepdim=True) > self.standing).to(torch.float32)
         angle = 2.0 * math.pi * self.phase.unsqueeze(1)
         return torch.cat(
             [
@@ -114,8 +122,8 @@ class WalkController(nn.Module):
                 command,
                 torch.cos(angle) * moving,
                 torch.sin(angle) * moving,
-                joints[:, :N_JOINTS] - self.pose,
-                joints[:, N_JOINTS : 2 * N_JOINTS] * JOINT_VELOCITY_SCALE,
+                joints[:, : self.n_joints] - self.pose,
+                joints[:, self.n_joints :] * self.velocity_scale,
                 self.last_output,
             ],
             dim=1,
@@ -133,8 +141,8 @@ class WalkController(nn.Module):
         due_rows = due.unsqueeze(1)
         self.last_output.copy_(torch.where(due_rows, output, self.last_output))
         self.target.copy_(torch.where(due_rows, self.pose + output, self.target))
-        moving = (command.abs().amax(dim=1) > STANDING_COMMAND).to(torch.float32)
-        advance = SKILL_EVERY * PHYSICS_DT * GAIT_FREQUENCY * moving * due.to(torch.float32)
+        moving = (command.abs().amax(dim=1) > self.standing).to(torch.float32)
+        advance = self.phase_per_decision * moving * due.to(torch.float32)
         self.phase.copy_(torch.remainder(self.phase + advance, 1.0))
 
     def forward(
@@ -147,9 +155,10 @@ class WalkController(nn.Module):
             self.resize(command.shape[0])
         if bool(reset.any()):
             self.reset_rows(reset)
-        due = self.counter % SKILL_EVERY == 0
+        due = self.counter % self.skill_every == 0
         if bool(due.any()):
             self.decide(command, joints, gravity, gyro, due)
-        torque = self.kp * (self.target - joints[:, :N_JOINTS]) - self.kd * joints[:, N_JOINTS:]
+        q, q_dot = joints[:, : self.n_joints], joints[:, self.n_joints :]
+        torque = self.kp * (self.target - q) - self.kd * q_dot
         self.counter.add_(1)
         return (torque / self.bound).clamp(-1.0, 1.0)
