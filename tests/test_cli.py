@@ -44,12 +44,45 @@ REPO = Path(__file__).resolve().parents[1]
             ["different action sizes"],
         ),
         (["--env", "T1KickToTarget-v0", "--obs", "features"], ["no layout for T1KickToTarget-v0"]),
+        (["--control", "walk"], ["control", "'command'"]),
+        (["--preset", "soccer", "--prior", "keeper"], ["prior", "'none' or 'chaser'"]),
+        (["--preset", "soccer", "--command-high", "1.5,0.5,1"], ["trained range", "-1..1"]),
+        (["--preset", "soccer", "--set", "command_low=[-2,0,0]"], ["trained range"]),
+        (["--preset", "soccer", "--decimation", "15"], ["multiple of 10"]),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args, words):
     result = soccer_td3("train", "--save_dir", str(tmp_path / "run"), *args)
     assert_one_line_error(result, *words)
     assert not (tmp_path / "run").exists()  # nothing created for a run that never starts
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--policy", "chaser"], ["needs the task", "--env"]),
+        (["runs/x", "--policy", "chaser", "--env", "LowerT1PenaltyKick-v0"], ["either", "not both"]),
+        (["--policy", "dribbler", "--env", "LowerT1KickToTarget-v0"], ["invalid choice", "chaser"]),
+        (["--policy", "stand", "--env", "LowerT1Goalie-v0"], ["unknown env id"]),
+        (["--policy", "stand", "--env", "LowerT1KickToTarget-v0", "--noise", "nan"], [">= 0"]),
+        ([], ["needs a run folder", "--policy"]),
+    ],
+)
+def test_bad_evaluate_input_is_one_line_and_exit_2(tmp_path: Path, args, words):
+    result = soccer_td3("evaluate", *args, "--save-dir", str(tmp_path / "out"))
+    assert_one_line_error(result, *words)
+    assert not (tmp_path / "out").exists()
+
+
+def test_evaluate_plays_the_scripted_chaser_without_a_run_folder(tmp_path: Path):
+    result = soccer_td3(
+        "evaluate", "--policy", "chaser", "--env", "LowerT1GoaliePenaltyKick-v0",
+        "--episodes", "1", "--save-dir", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "scripted chaser" in result.stdout
+    (row,) = json.loads((tmp_path / "eval_chaser.json").read_text())
+    assert row["success_rate"] == 1.0 and row["score_mean"] > 2.0 and row["fall_rate"] == 0.0
 
 
 def test_unwritable_save_dir_is_one_line_and_exit_2(tmp_path: Path):

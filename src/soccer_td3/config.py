@@ -467,6 +467,7 @@ SOCCER_PRESET: dict[str, Any] = {
     "log_interval": 10_000,
     "shaping": {
         "env_reward": 0.0,
+        "potential_gamma": 1.0,
         "away_from_ball": 1.0,
         "toward_target": 3.0,
         "competition": 1.0,
