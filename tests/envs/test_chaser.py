@@ -11,22 +11,21 @@ from soccer_td3.training.evaluation import play_task
 GOALIE = "LowerT1GoaliePenaltyKick-v0"
 
 
-def test_the_chaser_scores_on_the_goalie_task_without_falling():
-    control = scripted_control("chaser")
+def play_goalie(name: str):
+    control = scripted_control(name)
     env = make_task_env(GOALIE, 0, "commander", control=control)
-    result = play_task(
-        env, scripted_policy("chaser", control, 0.0, 0), GOALIE, 1, 0, 0.0, scripted_path("x")
-    )
+    act = scripted_policy(name, control, 0.0, 0)
+    return play_task(env, act, GOALIE, 1, 0, 0.0, scripted_path(name))
+
+
+def test_the_chaser_scores_on_the_goalie_task_without_falling():
+    result = play_goalie("chaser")
     assert result.success_rate == 1.0 and result.fall_rate == 0.0
     assert result.score_mean > 2.0 and result.length_mean < 3000
 
 
 def test_standing_scores_what_standing_scores():
-    control = scripted_control("stand")
-    env = make_task_env(GOALIE, 0, "commander", control=control)
-    result = play_task(
-        env, scripted_policy("stand", control, 0.0, 0), GOALIE, 1, 0, 0.0, scripted_path("x")
-    )
+    result = play_goalie("stand")
     assert result.fall_rate == 0.0 and result.touch_rate == 0.0
     assert -1.0 < result.score_mean < -0.98
 

@@ -11,6 +11,7 @@ import pytest
 
 from soccer_td3.config import build_config
 from soccer_td3.envs.registry import make_env
+from soccer_td3.envs.score import competition_score
 from soccer_td3.envs.shaping import (
     DEFAULT_SHAPING,
     SHAPING_TERMS,
@@ -265,3 +266,44 @@ def test_the_action_term_is_minus_the_mean_squared_action_in_units_of_its_bounds
     _, _, _, _, info = env.step(np.full(12, 0.3))
     assert info["shaping"]["action"] == pytest.approx(-0.09)
     env.close()
+
+
+def test_potential_gamma_one_pays_nothing_for_standing_and_the_learners_gamma_pays_distance():
+    """Standing still: plain progress (potential_gamma 1) is 0; at the learner's gamma the
+    potentials pay (gamma - 1) * phi = (1 - gamma) * distance every step."""
+    terms = {}
+    for potential_gamma in (None, 1.0):
+        weights = ShapingWeights(away_from_ball=1.0, potential_gamma=potential_gamma)
+        env = RewardShaping(make_env(GOALIE, 0), weights, 0.98, GOALIE)
+        env.reset(seed=0)
+        _, _, _, _, info = env.step(_still(env))
+        terms[potential_gamma] = info["shaping"]["away_from_ball"]
+        env.close()
+    assert terms[1.0] == pytest.approx(0.0, abs=1e-3)
+    assert terms[None] == pytest.approx(0.02 * 2.0, abs=5e-3)  # the ball is 2 m away
+
+
+def test_env_reward_weight_zero_leaves_only_the_terms():
+    weights = ShapingWeights(step=0.5, env_reward=0.0)
+    env = RewardShaping(make_env(GOALIE, 0), weights, 0.99, GOALIE)
+    env.reset(seed=0)
+    reward = env.step(_still(env))[1]
+    _, _, _, _, info = env.step(_still(env))
+    env.close()
+    assert info["env_reward"] != 0.0
+    assert reward == pytest.approx(-0.5)
+
+
+def test_the_competition_term_is_the_episodes_score_on_its_last_step_only():
+    env = RewardShaping(make_env(GOALIE, 0), ShapingWeights(competition=2.0), 0.99, GOALIE)
+    _, info = env.reset(seed=0)
+    _push(env, "env:ball", 15.0 * _unit(ball_to_target(info)))  # the keeper saves it
+    paid = []
+    while True:
+        _, _, terminated, truncated, info = env.step(_still(env))
+        paid.append(info["shaping"]["competition"])
+        if terminated or truncated:
+            break
+    env.close()
+    assert all(p == 0.0 for p in paid[:-1])
+    assert paid[-1] == pytest.approx(2.0 * competition_score(GOALIE, info["reward_terms"]))

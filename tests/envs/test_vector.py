@@ -61,3 +61,30 @@ def test_tasks_are_interleaved_in_equal_share():
         assert obs.shape == (4, FEATURE_SIZE)
     finally:
         envs.close()
+
+
+def test_async_envs_step_in_processes_of_their_own_and_keep_the_same_semantics():
+    """Two command-control envs in spawned processes: same transitions as in-process."""
+    from gymnasium.vector import AsyncVectorEnv
+
+    from soccer_td3.config import TrainConfig
+
+    control = TrainConfig(control="command", decimation=10).control_spec
+    results = []
+    for asynchronous in (False, True):
+        envs, _ = make_vector_env(
+            ["LowerT1GoaliePenaltyKick-v0"], 2, 0, "commander", control=control,
+            asynchronous=asynchronous,
+        )  # fmt: skip
+        assert isinstance(envs, AsyncVectorEnv) == asynchronous
+        try:
+            envs.reset(seed=0)
+            action = np.tile(np.array([0.5, 0.0, 0.0], np.float32), (2, 1))
+            for _ in range(3):
+                obs, reward, _, _, infos = envs.step(action)
+            assert infos["env_steps"].tolist() == [10, 10]
+            results.append((obs, reward))
+        finally:
+            envs.close()
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])

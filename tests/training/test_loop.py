@@ -299,3 +299,46 @@ def test_max_minutes_counts_the_time_of_the_run_before_a_resume(tmp_path: Path):
     budget = tiny(timesteps=1_000_000, checkpoint_freq=300, max_minutes=0.9 * spent / 60)
     train(budget, tmp_path, resume=checkpoint)
     assert int(_rows(tmp_path)[-1]["time/total_timesteps"]) == 300
+
+
+def test_a_soccer_run_trains_over_commands_in_two_processes_and_records_its_control(
+    tmp_path: Path, monkeypatch
+):
+    """The soccer preset, shortened: transitions of 50 env steps, both envs stepped in their
+    own processes (--async-envs reaches the vector env), evaluation through command control,
+    and the weights recording the command range and prior that export rebuilds."""
+    from soccer_td3.config import build_config
+    from soccer_td3.training import loop
+
+    built = []
+
+    def spy(*args, **kwargs):
+        envs, tasks = make_vector_env(*args, **kwargs)
+        built.append(type(envs).__name__)
+        return envs, tasks
+
+    from soccer_td3.envs.vector import make_vector_env
+
+    monkeypatch.setattr(loop, "make_vector_env", spy)
+    config = build_config(
+        "soccer",
+        overrides=dict(
+            timesteps=3000, learning_starts=1000, log_interval=1000, eval_freq=3000,
+            eval_episodes=1, batch_size=32, actor_net=[32, 32], critic_net=[32, 32],
+            device="cpu", checkpoint_freq=0, prior="chaser", max_minutes=None,
+        ),
+    )  # fmt: skip
+    final = train(config, tmp_path)
+    assert built == ["AsyncVectorEnv"]
+    with (tmp_path / "progress.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    # Two envs, one transition each per vector step: 100 env steps a vector step.
+    assert [int(r["time/total_timesteps"]) for r in rows] == [1000, 2000, 3000]
+    assert 2 * 20 - 4 <= int(rows[-1]["train/n_updates"]) <= 2 * 20  # 2 per decision after 1000
+    assert float(rows[-1]["eval/LowerT1GoaliePenaltyKick-v0/score"]) > -1.0  # the chaser prior
+    meta = __import__("json").loads(
+        __import__("safetensors").safe_open(str(final / ACTOR_FILE), "pt").metadata()["control"]
+    )
+    assert meta["control"] == "command" and meta["prior"] == "chaser"
+    assert meta["decimation"] == 50 and meta["command_high"] == [1.0, 0.5, 1.0]
+    assert load_actor(final / ACTOR_FILE).act_dim == 3
