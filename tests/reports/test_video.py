@@ -34,3 +34,23 @@ def test_two_second_video_of_a_real_episode_decodes(tmp_path: Path):
     assert len(frames) == 50  # 2 s at 25 fps
     assert frames[0].shape == (270, 480, 3)
     assert frames[0].std() > 10  # a rendered scene, not a blank frame
+
+
+def test_a_scripted_chaser_video_shows_one_frame_per_command_decision(tmp_path: Path):
+    """Command control decides every 0.1 s: the clip has a frame per decision, at 10 fps."""
+    video = tmp_path / "chaser.mp4"
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "soccer_td3", "evaluate", "--policy", "chaser",
+            "--env", "LowerT1GoaliePenaltyKick-v0", "--episodes", "1", "--video", str(video),
+            "--video-seconds", "1.5", "--save-dir", str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    reader = iio.get_reader(str(video))
+    frames = list(reader.iter_data())
+    assert len(frames) == 15 and reader.get_meta_data()["fps"] == 10
+    assert frames[-1].std() > 10 and not (frames[0] == frames[-1]).all()  # the robot moved
