@@ -334,8 +334,11 @@ def test_a_soccer_run_trains_over_commands_in_two_processes_and_records_its_cont
         rows = list(csv.DictReader(handle))
     # Two envs, one transition each per vector step: 100 env steps a vector step.
     assert [int(r["time/total_timesteps"]) for r in rows] == [1000, 2000, 3000]
-    assert 2 * 20 - 4 <= int(rows[-1]["train/n_updates"]) <= 2 * 20  # 2 per decision after 1000
-    assert float(rows[-1]["eval/LowerT1GoaliePenaltyKick-v0/score"]) > -1.0  # the chaser prior
+    # 2 gradient steps per transition, 2 transitions per vector step, 20 vector steps after 1000.
+    assert 2 * 2 * 20 - 4 <= int(rows[-1]["train/n_updates"]) <= 2 * 2 * 20
+    # Evaluated through command control: episodes end on the ball or run to truncation.
+    assert math.isfinite(float(rows[-1]["eval/LowerT1GoaliePenaltyKick-v0/score"]))
+    assert 0 < float(rows[-1]["eval/LowerT1GoaliePenaltyKick-v0/ep_len_mean"]) <= 5000
     meta = __import__("json").loads(
         __import__("safetensors").safe_open(str(final / ACTOR_FILE), "pt").metadata()["control"]
     )
