@@ -44,7 +44,7 @@ def format_table(results: list[TaskResult]) -> str:
         )
     lines.append(
         "goals: goals scored (kick-to-target: the ball on its target); touched: the ball moved; "
-        "closer: the ball ended nearer its goal or target than it started"
+        "closer: the ball ended over 0.1 m nearer its goal or target"
     )
     for path in dict.fromkeys(r.path for r in results):
         lines.append(f"played through: {path}")

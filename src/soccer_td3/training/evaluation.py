@@ -44,7 +44,7 @@ class TaskResult:
     path: str = ACTOR_PATH
     touch_rate: float = 0.0  # episodes in which the ball moved (only the robot moves it first)
     fall_rate: float = 0.0
-    closer_rate: float = 0.0  # episodes whose ball ended nearer its target than it started
+    closer_rate: float = 0.0  # episodes whose ball ended over 0.1 m nearer its target
     scores: list[float] = field(default_factory=list)  # each episode's, in seed order
 
 
@@ -61,7 +61,8 @@ class Episode:
     closer: bool
 
 
-# The ball moved this far (m) from where it started: it was touched.
+# The ball moved this far (m) from where it started: it was touched (and "closer" needs this
+# much progress: a ball settling at rest moves it ~1 cm, which stand counted as closer).
 TOUCH_DISTANCE = 0.1
 
 
@@ -112,7 +113,7 @@ def run_episode(env, act: Policy, seed: int, task: str) -> Episode:
         success=bool(info.get("success", False)),
         touched=bool(moved > TOUCH_DISTANCE),
         fell=bool(terminated and robot_fell(env)),
-        closer=target_distance(info) < target_distance(first),
+        closer=target_distance(first) - target_distance(info) > TOUCH_DISTANCE,
     )
 
 
