@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install system-deps demo test test-fast lint bench clean
+.PHONY: install system-deps osmesa postgresql demo test test-fast lint bench clean
 
 install: $(STAMP)
 
@@ -15,18 +15,33 @@ $(STAMP): pyproject.toml
 
 # Offscreen rendering for videos (MUJOCO_GL=osmesa) needs Mesa's software GL from Debian;
 # the tuner's shared-study test needs a PostgreSQL server.
-system-deps:
+system-deps: osmesa postgresql
+
+osmesa:
 	@dpkg -s libosmesa6 >/dev/null 2>&1 || \
 		(apt-get update -qq && apt-get install -y -qq libosmesa6 >/dev/null) || \
 		echo "could not install libosmesa6: videos (evaluate --video) will not render"
+
+postgresql:
 	@dpkg -s postgresql >/dev/null 2>&1 || \
 		(apt-get update -qq && \
 		 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) || \
 		echo "could not install postgresql: the shared-study tuning test will be skipped"
 
-demo: $(STAMP)
-	$(BIN)/soccer-td3 train --env LowerT1GoaliePenaltyKick-v0 --timesteps 3000 \
-		--learning-starts 1000 --log-interval 500 --save_dir runs/demo
+# The robot playing in under 5 minutes: 2 minutes of the soccer preset over the scripted
+# chaser on the goalie task, evaluated every 25k env steps (one episode: the task starts alike
+# every time), the best weights exported in the SAI contract and played through the SAI SDK (it
+# prints the competition score), and a clip of that policy (mp4 and GIF). Each demo gets its
+# own folder.
+DEMO := runs/demo-$(shell date +%Y%m%d-%H%M%S)
+demo: $(STAMP) osmesa
+	$(BIN)/soccer-td3 train --preset soccer --prior chaser --warmup policy \
+		--actor-last-layer-init 0.003 --env LowerT1GoaliePenaltyKick-v0 --max-minutes 2 \
+		--eval-freq 25000 --eval-episodes 1 --save-dir $(DEMO)
+	$(BIN)/soccer-td3 export $(DEMO)/best --save-dir $(DEMO)/submission
+	$(BIN)/soccer-td3 evaluate $(DEMO)/submission --episodes 1
+	$(BIN)/soccer-td3 evaluate $(DEMO)/best --episodes 1 --save-dir $(DEMO) \
+		--video $(DEMO)/goalie.mp4 --video-seconds 6
 
 # Everything, as CI runs it.
 test: $(STAMP) system-deps lint

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from soccer_td3.cli import build_parser
 from soccer_td3.config import TrainConfig
-from soccer_td3.flags import spellings
+from soccer_td3.flags import FLAG_GROUPS, spellings
 from tests.cli_helpers import assert_one_line_error, soccer_td3
 
 SPACE = "net: '64,64'\nbatch_size: [32]\n"
@@ -74,3 +74,22 @@ def test_commands_dispatch_through_their_parser_defaults():
     for argv in (["train"], ["compare"], ["tune"], ["envs"], ["report", "x"], ["evaluate", "x"]):
         handler = parser.parse_args(argv).handler
         assert handler.__name__ == f"run_{argv[0]}", argv
+
+
+def test_every_setting_is_in_exactly_one_help_group():
+    grouped = [name for names in FLAG_GROUPS.values() for name in names]
+    assert sorted(grouped) == sorted(TrainConfig.model_fields)
+
+
+def test_help_is_grouped_with_examples_under_every_command():
+    parser = build_parser()
+    assert "examples:" in parser.format_help()
+    commands = parser._subparsers._group_actions[0].choices
+    for name, command in commands.items():
+        text = command.format_help()
+        assert "examples:" in text and f"soccer-td3 {name}" in text.split("examples:")[1]
+    train = commands["train"].format_help()
+    for title in FLAG_GROUPS:
+        assert f"\n{title}:\n" in train
+    # a setting sits in its group: --gamma after "TD3:", before "networks:"
+    assert train.index("\nTD3:\n") < train.index("\n  --gamma") < train.index("\nnetworks:\n")

@@ -27,6 +27,37 @@ from soccer_td3.flags import (
 
 SCRIPTED_CHOICES = ("chaser", "stand")  # reports/scripted.py's SCRIPTED_POLICIES
 
+# Each command's help ends with examples to copy, as rl-zoo3's does.
+EXAMPLES: dict[str, str] = {
+    "soccer-td3": """examples:
+  soccer-td3 evaluate --policy chaser --env LowerT1GoaliePenaltyKick-v0 --episodes 5
+  soccer-td3 train --preset soccer --env LowerT1GoaliePenaltyKick-v0 --save-dir runs/goalie
+  soccer-td3 export runs/goalie/best --save-dir submission
+  soccer-td3 evaluate submission --episodes 5
+`soccer-td3 COMMAND --help` lists each command's flags.""",
+    "train": """examples:
+  soccer-td3 train --preset soccer --env LowerT1GoaliePenaltyKick-v0 --save-dir runs/goalie
+  soccer-td3 train --preset soccer --prior chaser --env LowerT1KickToTarget-v0 --max-minutes 45
+  soccer-td3 train --env LowerT1GoaliePenaltyKick-v0 --env LowerT1KickToTarget-v0 --net 256,256
+  soccer-td3 train --resume runs/goalie --timesteps 3000000""",
+    "evaluate": """examples:
+  soccer-td3 evaluate runs/goalie/best --episodes 5 --noise 0.05
+  soccer-td3 evaluate runs/goalie --episodes 1 --video goalie.mp4 --video-seconds 6
+  soccer-td3 evaluate submission --episodes 5          # through the SAI SDK
+  soccer-td3 evaluate --policy chaser --env LowerT1ObstaclePenaltyKick-v0""",
+    "compare": """examples:
+  soccer-td3 compare --presets fast balanced --seeds 2 --jobs 2 --max-minutes 20""",
+    "report": """examples:
+  soccer-td3 report runs/compare""",
+    "tune": """examples:
+  soccer-td3 tune --env LowerT1GoaliePenaltyKick-v0 --trials 40 --timesteps-per-trial 100000""",
+    "export": """examples:
+  soccer-td3 export runs/goalie/best --save-dir submission
+  soccer-td3 export runs/goalie --format onnx --save-dir submission_onnx""",
+    "envs": """examples:
+  soccer-td3 envs""",
+}
+
 
 def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser(
@@ -115,7 +146,8 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         metavar="OUT.mp4",
-        help="Also record the tasks one after another into this mp4.",
+        help="Also record the tasks one after another into this mp4, and a half-size GIF "
+        "of it beside it (OUT.gif, which a code host's page shows).",
     )
     evaluate.add_argument(
         "--video-seconds",
@@ -246,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
         "envs", help="List the known tasks with their observation and action sizes."
     )
     envs.set_defaults(handler=run_envs)
+    for name, command in [("soccer-td3", parser), *commands.choices.items()]:
+        command.epilog = EXAMPLES[name]
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 
@@ -405,13 +440,13 @@ def run_evaluate(args: argparse.Namespace) -> None:
     write_json(results, out)
     print(f"results: {out}")
     if args.video is not None:
-        from soccer_td3.reports.video import record_video
+        from soccer_td3.reports.video import gif_path, record_video
 
         act = lambda obs, _info: policy_action(actor, obs)  # noqa: E731
         frames = record_video(
             act, obs_mode, tasks, args.video, args.video_seconds, seed=args.seed, control=control
         )
-        print(f"video: {args.video} ({frames} frames)")
+        print(f"video: {args.video} and {gif_path(args.video)} ({frames} frames)")
 
 
 def run_scripted(args: argparse.Namespace) -> None:
@@ -451,14 +486,14 @@ def run_scripted(args: argparse.Namespace) -> None:
     write_json(results, out)
     print(f"results: {out}")
     if args.video is not None:
-        from soccer_td3.reports.video import record_video
+        from soccer_td3.reports.video import gif_path, record_video
 
         act = scripted_policy(args.policy, control, 0.0, args.seed)
         frames = record_video(
             act, OBS_MODE, args.env, args.video, args.video_seconds, seed=args.seed,
             control=control,
         )  # fmt: skip
-        print(f"video: {args.video} ({frames} frames)")
+        print(f"video: {args.video} and {gif_path(args.video)} ({frames} frames)")
 
 
 def check_writable_file(path: Path, flag: str) -> None:

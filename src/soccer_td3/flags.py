@@ -23,6 +23,32 @@ class Parser(argparse.ArgumentParser):
         raise UserError(f"{message}; see `{self.prog} --help`")
 
 
+# The setting flags in `--help`, grouped as rl-zoo3 groups its own: what the agent plays, how
+# TD3 learns, its networks, how fast it runs, and the run around it. Every TrainConfig field is
+# in exactly one group (a test checks), so a new field cannot vanish from the help.
+FLAG_GROUPS: dict[str, tuple[str, ...]] = {
+    "task, control and reward": (
+        "env", "obs", "control", "decimation", "command_low", "command_high", "prior",
+        "pd_kp", "pd_kd", "pd_pose", "pd_action_scale", "pd_balance", "shaping",
+    ),
+    "TD3": (
+        "learning_rate", "batch_size", "buffer_size", "learning_starts", "train_freq",
+        "gradient_steps", "tau", "gamma", "policy_delay", "target_policy_noise",
+        "target_noise_clip", "exploration_noise", "actor_l2", "warmup", "critic_warmup",
+    ),
+    "networks": (
+        "actor_net", "critic_net", "activation", "actor_last_layer_init", "obs_norm",
+        "obs_norm_clip", "init_from",
+    ),
+    "speed": ("num_envs", "async_envs", "device", "precision", "compile", "cpu_matmul"),
+    "run: budget, evaluation, checkpoints, logs": (
+        "timesteps", "max_minutes", "seed", "eval_freq", "eval_episodes", "checkpoint_freq",
+        "keep_checkpoints", "log_interval", "strict_redflags", "redflag_window",
+        "redflag_loss_growth", "redflag_q_limit", "redflag_min_fps",
+    ),
+}  # fmt: skip
+
+
 def spellings(name: str) -> list[str]:
     """`--save-dir` as most CLIs write it and `--save_dir` as the seed's commands do."""
     hyphen, underscore = "--" + name.replace("_", "-"), "--" + name.replace("-", "_")
@@ -91,37 +117,43 @@ def add_settings(
         "(--actor-net / --critic-net, when given, win for their network).",
     )
     shown = defaults or {}
-    for name in TrainConfig.model_fields:
-        if name in skip:
-            continue
-        help_text = _field_help(name)
-        if name in shown:
-            help_text = f"{TrainConfig.model_fields[name].description} (default: {shown[name]})"
-        if name == "env":
-            parser.add_argument(
-                "--env",
-                dest="env",
-                action="append",
-                default=argparse.SUPPRESS,
-                metavar="TASK_ID",
-                help=f"{help_text}; repeatable: one agent for several tasks.",
-            )
-        elif TrainConfig.model_fields[name].annotation is bool:
-            parser.add_argument(
-                *spellings(name),
-                dest=name,
-                action=argparse.BooleanOptionalAction,
-                default=argparse.SUPPRESS,
-                help=help_text,
-            )
-        else:
-            parser.add_argument(
-                *spellings(name),
-                dest=name,
-                default=argparse.SUPPRESS,
-                metavar=name.upper(),
-                help=help_text,
-            )
+    for title, names in FLAG_GROUPS.items():
+        group = parser.add_argument_group(title)
+        for name in names:
+            if name not in skip:
+                _add_setting(group, name, shown)
+
+
+def _add_setting(group: argparse._ArgumentGroup, name: str, shown: dict[str, Any]) -> None:
+    """The flag of one TrainConfig field; absent from the namespace unless given."""
+    help_text = _field_help(name)
+    if name in shown:
+        help_text = f"{TrainConfig.model_fields[name].description} (default: {shown[name]})"
+    if name == "env":
+        group.add_argument(
+            "--env",
+            dest="env",
+            action="append",
+            default=argparse.SUPPRESS,
+            metavar="TASK_ID",
+            help=f"{help_text}; repeatable: one agent for several tasks.",
+        )
+    elif TrainConfig.model_fields[name].annotation is bool:
+        group.add_argument(
+            *spellings(name),
+            dest=name,
+            action=argparse.BooleanOptionalAction,
+            default=argparse.SUPPRESS,
+            help=help_text,
+        )
+    else:
+        group.add_argument(
+            *spellings(name),
+            dest=name,
+            default=argparse.SUPPRESS,
+            metavar=name.upper(),
+            help=help_text,
+        )
 
 
 def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,4 +1,6 @@
-"""An mp4 of a policy playing each task, one after another, each captioned with its task.
+"""An mp4 of a policy playing each task, one after another, each captioned with its task, and
+a half-size GIF of the same frames beside it (OUT.gif): an mp4 does not play on a code host's
+page, a GIF does, so the README's picture is this file.
 
 Rendering is offscreen and, on a machine without a GPU, in software (osmesa): ~5-6 frames/s at
 480x270 here, so frames are rendered only every `control_hz / fps` steps (the envs run at
@@ -19,6 +21,20 @@ from soccer_td3.envs.control import ControlSpec
 from soccer_td3.training.evaluation import Policy
 
 CONTROL_HZ = 500  # sai_mujoco's render_fps: one env step is 2 ms of simulated time
+GIF_SCALE = 2  # the GIF's frames are 1/GIF_SCALE of the mp4's on each side: small to commit
+
+
+def gif_path(video: Path) -> Path:
+    """Where the GIF of `video` goes: beside it, same name."""
+    return video.with_suffix(".gif")
+
+
+def write_gif(path: Path, frames: list[np.ndarray], fps: float) -> None:
+    """The frames, downscaled, as a looping GIF (pillow, through imageio)."""
+    import imageio.v3 as iio
+
+    small = [frame[::GIF_SCALE, ::GIF_SCALE] for frame in frames]
+    iio.imwrite(path, np.stack(small), extension=".gif", duration=1000 / fps, loop=0)
 
 
 def use_offscreen_gl() -> None:
@@ -50,9 +66,10 @@ def record_video(
     seed: int = 0,
     control: ControlSpec | None = None,
 ) -> int:
-    """Play `seconds` of each task (episodes back to back) with `act` into `path`; returns the
-    frames written. One env.step lasts `decimation` env steps, so a frame comes every `every`
-    env.step calls and the clip's frame rate follows (10 fps for a 0.1 s command decision)."""
+    """Play `seconds` of each task (episodes back to back) with `act` into `path` and its GIF
+    (`gif_path`); returns the frames written. One env.step lasts `decimation` env steps, so a
+    frame comes every `every` env.step calls and the clip's frame rate follows (10 fps for a
+    0.1 s command decision)."""
     use_offscreen_gl()
     import imageio
     from rich.progress import Progress
@@ -64,6 +81,7 @@ def record_video(
     fps = CONTROL_HZ / (decimation * every)
     frames_per_task = round(seconds * fps)
     written = 0
+    gif_frames: list[np.ndarray] = []
     with (
         imageio.get_writer(str(path), fps=fps, codec="libx264", macro_block_size=2) as writer,
         Progress(transient=True) as progress,
@@ -84,7 +102,9 @@ def record_video(
             try:
                 while task_frames < frames_per_task:
                     if step % every == 0:
-                        writer.append_data(caption(env.render(), task))
+                        frame = caption(env.render(), task)
+                        writer.append_data(frame)
+                        gif_frames.append(frame)
                         task_frames += 1
                         progress.update(bar, completed=task_frames)
                     obs, _, terminated, truncated, info = env.step(act(obs, info))
@@ -94,4 +114,5 @@ def record_video(
             finally:
                 env.close()
             written += task_frames
+    write_gif(gif_path(path), gif_frames, fps)
     return written
