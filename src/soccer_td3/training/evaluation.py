@@ -24,6 +24,17 @@ from soccer_td3.errors import UserError
 # observations for seeds 0..9), so a deterministic policy replays one episode N times.
 SAME_START_TASKS = {"LowerT1GoaliePenaltyKick-v0"}
 ACTOR_PATH = "soccer_td3 actor (weights file, obs wrapper, tanh rescaled to the bounds)"
+# What the actor's [-1, 1] action becomes under each control mode, for the "played through" line.
+CONTROL_PATHS = {
+    "pd": "soccer_td3 actor (weights file, obs wrapper, tanh -> PD joint targets)",
+    "command": "soccer_td3 actor (weights file, obs wrapper, tanh -> walking command -> "
+    "T1 walking skill -> PD torques)",
+}
+
+
+def actor_path(control: ControlSpec | None) -> str:
+    """How `evaluate` played a trained actor: its action's way to the joints."""
+    return CONTROL_PATHS.get(control.control, ACTOR_PATH) if control else ACTOR_PATH
 
 # (obs, info) -> the action the env steps with, in the env's units.
 Policy = Callable[[np.ndarray, dict], np.ndarray]
@@ -173,5 +184,5 @@ def evaluate_task(
         episodes,
         seed,
         noise,
-        ACTOR_PATH,
+        actor_path(control),
     )
