@@ -18,6 +18,7 @@ from soccer_td3.envs.shaping import (
     RewardShaping,
     ShapingWeights,
     ball_to_target,
+    closest_approach,
 )
 from soccer_td3.errors import UserError
 
@@ -95,6 +96,45 @@ def test_ball_heading_for_the_target_is_positive_and_away_from_it_is_negative(ta
     assert away < 0 < toward
     discounted = _step_with_push(task, "env:ball", to_target, 5.0)["toward_target"]
     assert discounted > 0
+
+
+def test_closest_approach_is_the_miss_distance_of_the_balls_line():
+    assert closest_approach(np.array([3.0, 0.0]), np.array([1.0, 0.0])) == 0.0
+    assert closest_approach(np.array([3.0, 1.0]), np.array([2.0, 0.0])) == pytest.approx(1.0)
+    # rolling away or at rest: the distance now
+    assert closest_approach(np.array([3.0, 4.0]), np.array([-1.0, 0.0])) == pytest.approx(5.0)
+    assert closest_approach(np.array([3.0, 4.0]), np.zeros(2)) == pytest.approx(5.0)
+
+
+def test_aim_pays_a_strike_when_struck_by_how_well_it_is_aimed():
+    """A real push of the ball on kick-to-target (seed 2: nothing in its way): straight at the
+    target the aim term pays the whole distance within two steps; 30 degrees off it pays about
+    half; toward_target pays only the few centimetres the ball has rolled so far."""
+    task = "LowerT1KickToTarget-v0"
+
+    def strike(degrees_off: float) -> tuple[float, dict[str, float]]:
+        env = RewardShaping(make_env(task, 0), ALL_ON, 1.0, task)
+        _, info = env.reset(seed=2)
+        distance = float(np.linalg.norm(ball_to_target(info)[:2]))
+        x, y = _unit(ball_to_target(info))
+        angle = np.radians(degrees_off)
+        direction = np.array(
+            [np.cos(angle) * x - np.sin(angle) * y, np.sin(angle) * x + np.cos(angle) * y]
+        )
+        _push(env, "env:ball", 3.0 * direction)
+        paid = dict.fromkeys(("aim", "toward_target"), 0.0)
+        for _ in range(2):
+            _, _, _, _, info = env.step(_still(env))
+            for term in paid:
+                paid[term] += info["shaping"][term]
+        env.close()
+        return distance, paid
+
+    distance, straight = strike(0.0)
+    _, angled = strike(30.0)
+    assert straight["aim"] > 0.9 * distance
+    assert 0 < angled["aim"] < straight["aim"] - 0.3 * distance
+    assert straight["toward_target"] < 0.1 * distance
 
 
 def test_goalie_target_is_the_goal_the_robot_attacks():
@@ -206,16 +246,17 @@ def test_the_last_step_keeps_its_potential_so_ending_far_away_pays_nothing_back(
     _, info = env.reset(seed=0)
     env.action_space.seed(0)
     while True:
-        previous = RewardShaping.potentials(info)
+        previous = env.potentials(info)
         _, _, end, trunc, info = env.step(env.action_space.sample())
         if end or trunc:
             break
+    last = env.potentials(info)
     env.close()
     assert end
-    last = RewardShaping.potentials(info)
     assert last[0] < -0.5  # the robot fell away from the ball: a distance that must not pay
     assert info["shaping"]["away_from_ball"] == pytest.approx(0.99 * last[0] - previous[0])
     assert info["shaping"]["toward_target"] == pytest.approx(0.99 * last[1] - previous[1])
+    assert info["shaping"]["aim"] == pytest.approx(0.99 * last[2] - previous[2])
 
 
 def test_shaping_setting_accepts_none_default_and_a_weights_file(tmp_path):
