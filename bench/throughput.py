@@ -367,8 +367,7 @@ def main() -> None:
 
 def run_sb3_in_turn(args: argparse.Namespace, turns: Turns, result) -> None:
     """The peer's process: it builds nothing until its first turn (so it cannot disturb our
-    start-up measurement of cpu_matmul), and it ends its turns even when it fails, so ours
-    never waits on a dead peer."""
+    start-up), and it ends its turns even when it fails, so ours never waits on a dead peer."""
     turns.peer_ready.set()
     turns.wait_for_turn(SB3)
     try:

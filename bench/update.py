@@ -17,14 +17,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable
 from itertools import pairwise
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from soccer_td3.agent.onednn_linear import _linear_pointwise, onednn_available
 from soccer_td3.agent.replay import ReplayBuffer
 from soccer_td3.config import PRESETS, build_config
 from soccer_td3.training.settings import build_learner
@@ -58,8 +56,8 @@ def matmul_shapes(
 
 
 class MatmulsOnly:
-    """An update that runs the real update's matmuls (at their shapes, each by its faster
-    backend, the actor step's every `delay`-th call) and nothing else, for
+    """An update that runs the real update's matmuls (at their shapes, the actor step's every
+    `delay`-th call) and nothing else, for
     bench/throughput.py --bound. Its inputs stay the same, hot in cache, so its speed is an
     upper bound."""
 
@@ -70,7 +68,7 @@ class MatmulsOnly:
             always = int(count)
             extra = round((count - always) * delay)
             a, b = torch.randn(m, k, device=device), torch.randn(k, n, device=device)
-            self.products.append((fastest_product(a, b)[0], always, extra))
+            self.products.append((lambda a=a, b=b: a @ b, always, extra))
 
     def __call__(self) -> None:
         self.calls += 1
@@ -93,29 +91,20 @@ def time_it(fn, repeats: int, inner: int) -> float:
     return statistics.median(samples)
 
 
-def fastest_product(a: Tensor, b: Tensor) -> tuple[Callable[[], Tensor], float]:
-    """a @ b by the faster of PyTorch's BLAS and oneDNN here (on AMD EPYC, MKL's AVX2 path can
-    be half oneDNN's speed), and its median seconds."""
-    candidates = [lambda: a @ b]  # PyTorch's BLAS (MKL on x86)
-    if a.device.type == "cpu" and onednn_available():
-        candidates.append(lambda: _linear_pointwise(a, b.t(), None, "none", [], ""))
-    timed = []
-    for product in candidates:
-        for _ in range(20):
-            product()
-        timed.append((time_it(product, repeats=3, inner=100), product))
-    seconds, product = min(timed, key=lambda pair: pair[0])
-    return product, seconds
+def product_seconds(a: Tensor, b: Tensor) -> float:
+    """Median seconds of a @ b (torch's BLAS), after a warm-up."""
+    for _ in range(20):
+        a @ b
+    return time_it(lambda: a @ b, repeats=3, inner=100)
 
 
 def matmul_floor(shapes, dtype: torch.dtype, device: str) -> tuple[float, float]:
-    """Seconds and FLOPs of the update's matmuls, each timed alone at its shape with the faster
-    of PyTorch's BLAS and oneDNN."""
+    """Seconds and FLOPs of the update's matmuls, each timed alone at its shape."""
     seconds = flops = 0.0
     for m, k, n, count in shapes:
         a = torch.randn(m, k, dtype=dtype, device=device)
         b = torch.randn(k, n, dtype=dtype, device=device)
-        seconds += count * fastest_product(a, b)[1]
+        seconds += count * product_seconds(a, b)
         flops += count * 2 * m * k * n
     return seconds, flops
 
@@ -164,12 +153,6 @@ def main() -> None:
         default=5,
         help="rounds in which every row and the floor are timed in turn (drift hits all alike)",
     )
-    parser.add_argument(
-        "--cpu-matmul",
-        choices=["onednn", "blas"],
-        action="append",
-        help="fp32 backend(s) to time (default: both)",
-    )
     args = parser.parse_args()
     config = build_config(args.preset)
     precisions = args.precision or ["fp32", "bf16"]
@@ -183,19 +166,12 @@ def main() -> None:
         f"{args.rounds} rounds, each timing the floor and every row in turn"
     )
     buffer = filled_buffer(args.device)
-    rows = []  # (precision, mode, backend, learner, warm-up s)
+    rows = []  # (precision, mode, learner, warm-up s)
     for precision in precisions:
-        # The fp32 CPU backends are a choice; bf16 autocast and CUDA take their own path.
-        backends = args.cpu_matmul or ["onednn", "blas"]
-        if precision != "fp32" or args.device != "cpu":
-            backends = ["blas"]
         for compiled in compiles:
-            for backend in backends:
-                run_config = config.model_copy(
-                    update={"precision": precision, "compile": compiled, "cpu_matmul": backend}
-                )
-                learner, warmup = warmed_learner(run_config, args.device, buffer)
-                rows.append((precision, compiled, backend, learner, warmup))
+            run_config = config.model_copy(update={"precision": precision, "compile": compiled})
+            learner, warmup = warmed_learner(run_config, args.device, buffer)
+            rows.append((precision, compiled, learner, warmup))
     per_round = max(1, args.updates // args.rounds)
     floors: dict[str, list[float]] = {p: [] for p in precisions}
     times: list[list[float]] = [[] for _ in rows]
@@ -205,7 +181,7 @@ def main() -> None:
             dtype = torch.bfloat16 if precision == "bf16" else torch.float32
             floor_s, flops = matmul_floor(shapes, dtype, args.device)
             floors[precision].append(floor_s)
-        for i, (_, _, _, learner, _) in enumerate(rows):
+        for i, (_, _, learner, _) in enumerate(rows):
             times[i].append(
                 time_it(
                     lambda learner=learner: learner.update(buffer.sample(config.batch_size)),
@@ -214,10 +190,10 @@ def main() -> None:
                 )
             )
     print(
-        f"{'precision':9} {'mode':8} {'matmul':7} {'ms/update':>9} {'updates/s':>9} {'GFLOP/s':>8} "
+        f"{'precision':9} {'mode':8} {'ms/update':>9} {'updates/s':>9} {'GFLOP/s':>8} "
         f"{'floor ms':>8} {'of floor':>8} {'warm-up s':>9}"
     )
-    for (precision, compiled, backend, _, warmup), samples in zip(rows, times, strict=True):
+    for (precision, compiled, _, warmup), samples in zip(rows, times, strict=True):
         per_update = statistics.median(samples)
         floor_s = statistics.median(floors[precision])
         # The fraction of each round, then their median: a round's floor and update saw the
@@ -225,7 +201,7 @@ def main() -> None:
         fraction = statistics.median(f / t for f, t in zip(floors[precision], samples, strict=True))
         label = "compiled" if compiled else "eager"
         print(
-            f"{precision:9} {label:8} {backend if precision == 'fp32' else '-':7} "
+            f"{precision:9} {label:8} "
             f"{per_update * 1e3:9.2f} {1 / per_update:9.1f} "
             f"{flops / per_update / 1e9:8.0f} {floor_s * 1e3:8.2f} "
             f"{fraction:8.0%} {warmup:9.1f}"

@@ -22,3 +22,14 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> N
     assert len(lines) == 1, result.stderr
     for word in words:
         assert word in lines[0], lines[0]
+
+
+def assert_error_after_output(result: subprocess.CompletedProcess, *words: str) -> None:
+    """A failure mid-run: the progress shown before stays, the error is the last line, one
+    line, exit 2, no traceback."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("soccer-td3: error: "), result.stderr
+    for word in words:
+        assert word in last, last

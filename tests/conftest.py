@@ -1,14 +1,8 @@
-import os
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from soccer_td3.config import TrainConfig
-
-# cpu_matmul auto caches its measurement under XDG_CACHE_HOME: tests (and the CLI processes
-# they start) measure into a folder of their own, never the user's cache.
-os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="soccer_td3_cache_")
 
 TWO_TASKS = ["LowerT1GoaliePenaltyKick-v0", "LowerT1KickToTarget-v0"]
 
@@ -45,11 +39,13 @@ def two_task_run(tmp_path_factory) -> Path:
 # `make test-fast` (pytest -m "not slow") skips these: each trains, starts CLI processes, runs a
 # study or renders video. So does every test that needs a trained run (two_task_run).
 SLOW_MODULES = {
+    "tests.bench.test_play",
     "tests.reports.test_compare",
     "tests.reports.test_evaluate",
     "tests.reports.test_submission",
     "tests.reports.test_video",
     "tests.test_cli",
+    "tests.test_cli_failures",
     "tests.test_export",
     "tests.test_flags",
     "tests.training.test_checkpoint",
@@ -68,3 +64,38 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.module.__name__ in SLOW_MODULES or "two_task_run" in item.fixturenames:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A folder on a tmpfs of its own, `small_disk(kib)` KiB large, for full-disk cases; the
+    test is skipped with the reason where this machine cannot mount one (not root, no
+    CAP_SYS_ADMIN). Unmounted at the end."""
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def make(kib: int) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        result = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(folder)],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip()})")
+        mounted.append(folder)
+        return folder
+
+    yield make
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def fill(folder: Path, leave_bytes: int) -> None:
+    """Fill a small disk until `leave_bytes` (roughly) are free."""
+    import shutil
+
+    free = shutil.disk_usage(folder).free
+    (folder / "filler").write_bytes(b"\0" * max(free - leave_bytes, 0))

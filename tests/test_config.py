@@ -75,6 +75,11 @@ def test_net_strings_parse(text, sizes):
         ({"env": ["NoSuchTask-v0"]}, "env"),
         ({"batch_size": 512, "buffer_size": 100}, "batch_size"),
         ({"policy_delay": 0}, "policy_delay"),
+        ({"seed": 2**70}, "seed"),  # torch cannot hold it: refused before any folder exists
+        ({"learning_rate": float("inf")}, "learning_rate"),
+        ({"learning_rate": "1e400"}, "learning_rate"),  # YAML and float() read it as inf
+        ({"tau": float("nan")}, "tau"),
+        ({"shaping": {"fall": float("inf")}}, "fall"),
     ],
 )
 def test_impossible_values_are_one_user_error_naming_the_field(overrides, named):

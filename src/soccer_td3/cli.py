@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -304,45 +304,31 @@ def remove_what_we_wrote(run_dir: Path, found: set[Path]) -> None:
 def run_train(args: argparse.Namespace) -> None:
     from rich.console import Console
 
-    from soccer_td3.training.loop import load_init_weights, template_networks, train
-    from soccer_td3.training.run_dir import new_run_dir
-    from soccer_td3.training.settings import check_memory, resolve_cpu_matmul, resolve_device
+    from soccer_td3.training.checkpoint import has_checkpoint, load_checkpoint, run_folder
+    from soccer_td3.training.loop import train
+    from soccer_td3.training.prepare import prepare_run
     from soccer_td3.training.signals import RedFlagStop, TrainingInterrupted
 
     console = Console(stderr=True)
     checkpoint = None
     if args.resume is not None:
-        from soccer_td3.training.checkpoint import (
-            check_compatible,
-            check_resumable,
-            load_checkpoint,
-        )
-
         checkpoint = load_checkpoint(args.resume)  # a bad checkpoint fails before any write
-        run_dir = checkpoint.path.parent.parent
-        args.config = args.config or run_dir / "config.yaml"
-    config = config_from_args(args)
-    # Every check that can fail runs before anything is written: no folder is left behind
-    # and a run's config.yaml changes only once its resume is accepted.
-    check_memory(config, resolve_device(config.device))
-    init = load_init_weights(config)  # a bad --init-from fails here, before anything is written
-    if checkpoint is not None:
-        if config.env != checkpoint.state["tasks"]:
+        recorded = run_folder(checkpoint) / "config.yaml"
+        if args.config is None and not recorded.is_file():
             raise UserError(
-                f"checkpoint {checkpoint.path} is from tasks {checkpoint.state['tasks']}, not "
-                f"{config.env}; resume it with its own tasks"
+                f"{run_folder(checkpoint)} has no config.yaml, the settings its checkpoint was "
+                "trained with; restore it, or pass those settings with --config FILE"
             )
-        check_compatible(checkpoint, *template_networks(config))
-        check_resumable(checkpoint, config, run_dir)
-    else:
-        run_dir = new_run_dir(args.save_dir)
-        found = set(run_dir.iterdir())  # a user's files in a reused folder are never removed
-        if run_dir != args.save_dir:
-            console.print(f"{args.save_dir} already holds a run; writing this one to {run_dir}")
-    config, matmul_line = resolve_cpu_matmul(config)  # config.yaml records the choice
-    if matmul_line:
-        console.print(matmul_line)
-    config.to_yaml(run_dir / "config.yaml")
+        args.config = args.config or recorded
+    save_dir = None if checkpoint is not None else args.save_dir  # a resume stays in its folder
+    prepared = prepare_run(config_from_args(args), save_dir, checkpoint)
+    run_dir, found = prepared.run_dir, prepared.found
+    if prepared.moved:
+        console.print(
+            f"{args.save_dir} already holds a run (or another process is starting one there); "
+            f"writing this one to {run_dir}"
+        )
+    config, init = prepared.config, prepared.init
 
     try:
         final_dir = train(
@@ -360,9 +346,15 @@ def run_train(args: argparse.Namespace) -> None:
             file=sys.stderr,
         )
         raise SystemExit(3) from None
-    except UserError:
+    except (UserError, KeyboardInterrupt) as exc:
         if checkpoint is None and not trained_any_step(run_dir):
-            remove_what_we_wrote(run_dir, found)  # an error before the first step
+            remove_what_we_wrote(run_dir, found)  # an error or Ctrl-C before the first step
+            raise
+        if isinstance(exc, UserError) and "--resume" not in str(exc) and has_checkpoint(run_dir):
+            raise UserError(
+                f"{exc}. The run stopped; its last checkpoint is kept: resume with "
+                f"soccer-td3 train --resume {run_dir}"
+            ) from None
         raise
     except TrainingInterrupted as stopped:
         print(
@@ -406,16 +398,19 @@ def run_evaluate(args: argparse.Namespace) -> None:
         tasks = args.env or read_manifest(args.path)["tasks"]
         if not tasks:
             raise UserError(f"{args.path} does not record its tasks; name them with --env")
+        out = args.json or (args.save_dir or args.path) / "eval.json"
+        check_writable_file(out, "--json")
         results = evaluate_submission(args.path, tasks, args.episodes, args.seed)
         print(format_table(results))
-        out = args.json or (args.save_dir or args.path) / "eval.json"
         write_json(results, out)
         print(f"results: {out}")
         return
     if args.video is not None:
-        from soccer_td3.reports.video import use_offscreen_gl
+        from soccer_td3.reports.video import gif_path, use_offscreen_gl
 
         use_offscreen_gl()  # before MuJoCo is imported
+        check_writable_file(args.video, "--video")
+        check_writable_file(gif_path(args.video), "--video")
     actor, meta = load_policy(args.path)
     tasks = args.env or meta.get("tasks") or []
     if not tasks:
@@ -431,12 +426,13 @@ def run_evaluate(args: argparse.Namespace) -> None:
                 f"actions: held {control.decimation} env steps, as trained "
                 "(--as-submitted re-decides them at every env step, as the platform does)"
             )
+    out = args.json or (args.save_dir or find_actor_file(args.path).parent.parent) / "eval.json"
+    check_writable_file(out, "--json")
     results = [
         evaluate_task(actor, obs_mode, task, args.episodes, args.seed, args.noise, control)
         for task in tasks
     ]
     print(format_table(results))
-    out = args.json or (args.save_dir or find_actor_file(args.path).parent.parent) / "eval.json"
     write_json(results, out)
     print(f"results: {out}")
     if args.video is not None:
@@ -497,16 +493,13 @@ def run_scripted(args: argparse.Namespace) -> None:
 
 
 def check_writable_file(path: Path, flag: str) -> None:
-    """Before the work: the folder of `path` exists (or can be made) and takes a file."""
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"{flag} {path}: cannot create its folder ({exc.strerror})") from None
+    """Before the work: `path` is no folder, and its folder exists (or can be made) and takes
+    a file (a probe write: root ignores permission bits)."""
+    from soccer_td3.training.run_dir import writable_dir
+
     if path.is_dir():
         raise UserError(f"{flag} {path} is a folder; give a file name")
-    if not os.access(folder, os.W_OK):
-        raise UserError(f"{flag} {path}: its folder {folder} is not writable; choose another")
+    writable_dir(path.parent if str(path.parent) else Path("."), flag)
 
 
 def compare_settings(args: argparse.Namespace) -> dict:
@@ -600,10 +593,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         args.handler(args)
+        code = 0
     except UserError as exc:
         print(f"soccer-td3: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        code = 2
+    except KeyboardInterrupt:
+        # Ctrl-C outside training's own handler (start-up, evaluate, export, report): every
+        # file is written whole or not at all (files.py), so nothing is left half-done.
+        print("soccer-td3: interrupted (Ctrl-C); no file was left half-written", file=sys.stderr)
+        code = 130
+    if argv is None:
+        # The command is done and has said so: a Ctrl-C now could only interrupt Python's own
+        # shutdown (its finalizers), with a traceback and nothing to gain.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ are the seed's Task 3 recipe; presets are data (overrides of those defaults), no
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from soccer_td3.envs.observation import FEATURE_TASKS
 from soccer_td3.envs.registry import TASKS
 from soccer_td3.envs.shaping import DEFAULT_SHAPING, ShapingWeights, resolve_shaping
 from soccer_td3.errors import UserError
+from soccer_td3.files import read_text, write_text
 from soccer_td3.skills.walk import SKILL_EVERY
 
 DEFAULT_TASK = "LowerT1GoaliePenaltyKick-v0"
@@ -51,10 +53,38 @@ def parse_net(value: Any) -> list[int]:
     return sizes
 
 
+# Settings that no longer exist, and the values they may still hold in a config.yaml, a --set or
+# a flag: what each did is now what always happens. cpu_matmul chose oneDNN or BLAS for the CPU
+# products; it chose BLAS on every machine measured, and issue 27 removed the oneDNN path.
+RETIRED_SETTINGS: dict[str, tuple[str, ...]] = {"cpu_matmul": ("auto", "blas", "onednn")}
+
+
+def drop_retired_settings(values: dict[str, Any]) -> None:
+    """Remove retired settings from `values`, saying so when the value asked for something that
+    no longer happens (cpu_matmul onednn: the products now run on BLAS)."""
+    for key, accepted in RETIRED_SETTINGS.items():
+        if key not in values:
+            continue
+        value = values.pop(key)
+        if value not in accepted:
+            raise ValueError(
+                f"{key}={value!r} is invalid, and {key} is retired: drop it (it accepted "
+                f"{', '.join(accepted)})"
+            )
+        if key == "cpu_matmul" and value == "onednn":
+            print(
+                "note: cpu_matmul onednn is retired; this run's products run on torch's BLAS, "
+                "as cpu_matmul auto chose on every machine measured",
+                file=sys.stderr,
+            )
+
+
 class TrainConfig(BaseModel):
     """Everything a training run depends on. Validated on construction and on assignment."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan: a learning rate of inf (or 1e400, which YAML reads as inf) would pass the
+    # bounds and diverge at the first update; every float setting must be a finite number.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     # --- what to train on
     env: list[str] = Field(
@@ -76,7 +106,12 @@ class TrainConfig(BaseModel):
         "over resumes), with a last evaluation and the final model as at `timesteps`: runs of "
         "different speeds then compare at equal time.",
     )
-    seed: int = Field(0, ge=0, description="Seed for the envs, the networks and the noise.")
+    seed: int = Field(
+        0,
+        ge=0,
+        le=2**32 - 1,  # what every seeded library here takes (numpy's legacy seeding is 32-bit)
+        description="Seed for the envs, the networks and the noise.",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Learner device; auto picks cuda when available."
     )
@@ -230,12 +265,6 @@ class TrainConfig(BaseModel):
     compile: bool = Field(
         False, description="torch.compile the update (CUDA graphs on GPU); costs a warm-up."
     )
-    cpu_matmul: Literal["auto", "onednn", "blas"] = Field(
-        "auto",
-        description="Who runs fp32 Linear products on the CPU: oneDNN, PyTorch's BLAS (MKL), "
-        "or auto: the faster of the two at this run's shapes, timed at start-up (~0.5 s) or "
-        "read from the cache; the run's config.yaml records the choice.",
-    )
     # --- evaluation during training
     eval_freq: int = Field(
         0, ge=0, description="Env steps between evaluations (0: none); the best is kept in best/."
@@ -291,6 +320,15 @@ class TrainConfig(BaseModel):
                 "(m/s, m/s, rad/s)"
             )
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, values: Any) -> Any:
+        """Old config.yaml files, studies and command lines still load (RETIRED_SETTINGS)."""
+        if isinstance(values, dict) and any(key in values for key in RETIRED_SETTINGS):
+            values = dict(values)
+            drop_retired_settings(values)
+        return values
 
     @model_validator(mode="before")
     @classmethod
@@ -411,7 +449,7 @@ class TrainConfig(BaseModel):
         return self.obs
 
     def to_yaml(self, path: Path) -> None:
-        path.write_text(yaml.safe_dump(self.model_dump(), sort_keys=False))
+        write_text(path, yaml.safe_dump(self.model_dump(), sort_keys=False))
 
 
 def number_list(value: Any, size: int, example: str) -> Any:
@@ -532,12 +570,9 @@ def parse_set_overrides(pairs: list[str]) -> dict[str, Any]:
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise UserError(
-            f"config file {path} does not exist; pass an existing YAML file to --config"
-        )
+    text = read_text(path, "config file", "pass a YAML file of settings to --config")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise UserError(
             f"config file {path} is not valid YAML ({exc.__class__.__name__}); fix it"

@@ -129,3 +129,15 @@ class ThreadGovernor:
             torch.set_num_threads(self.full)
             return f"threads: {self.full} (the cores are free again)"
         return None
+
+
+def cpu_flags() -> set[str]:
+    """The ISA flags of the first processor in /proc/cpuinfo (empty where there is none)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "flags":
+                return set(value.split())
+    except OSError:
+        pass
+    return set()

@@ -22,16 +22,17 @@ import torch
 from torch import Tensor, nn
 
 from soccer_td3.agent.networks import Actor
-from soccer_td3.agent.onednn_linear import set_onednn
 from soccer_td3.envs import commander, observation
 from soccer_td3.envs.commander import MODEL_INPUT_SIZE
-from soccer_td3.envs.control import ANKLE_PITCH, N_JOINTS, ControlSpec, balance_offset
+from soccer_td3.envs.control import ControlSpec
 from soccer_td3.envs.registry import make_env, task_spec
 from soccer_td3.errors import UserError
+from soccer_td3.files import atomic_path, write_text
 from soccer_td3.hierarchy import hierarchy_module
 from soccer_td3.reports.evaluate import load_policy
 from soccer_td3.reports.submission import MANIFEST, PREPROCESSOR
-from soccer_td3.training.run_dir import writable_dir
+from soccer_td3.skills.pd import JointTargets, normalised_torque
+from soccer_td3.training.run_dir import FolderClaim, claim_new_folder
 
 FORMATS = ("torchscript", "onnx")
 MODEL_FILES = {"torchscript": "actor.pt", "onnx": "actor.onnx"}
@@ -57,33 +58,23 @@ class NormalisedActor(nn.Module):
     def __init__(self, actor: Actor, control: ControlSpec | None, torque_bound=None) -> None:
         super().__init__()
         self.actor = copy.deepcopy(actor).eval()
-        set_onednn(self.actor, False)  # plain F.linear: traceable and portable
         self.pd = control is not None and control.control == "pd"
         if self.pd:
-            as_tensor = lambda v: torch.as_tensor(v, dtype=torch.float32)  # noqa: E731
-            self.register_buffer("kp", as_tensor(control.kp))
-            self.register_buffer("kd", as_tensor(control.kd))
-            self.register_buffer("pose", as_tensor(control.pose))
-            self.register_buffer("bound", as_tensor(torque_bound))
-            self.scale = float(control.action_scale)
-            self.balance = control.balance if control.balanced else None
-            ankles = torch.zeros(N_JOINTS)
-            ankles[list(ANKLE_PITCH)] = 1.0
-            self.register_buffer("ankle_pitch", ankles)
+            balance = control.balance if control.balanced else None
+            self.law = JointTargets(
+                control.kp, control.kd, control.pose, control.action_scale, balance
+            )
+            self.register_buffer("bound", torch.as_tensor(torque_bound, dtype=torch.float32))
 
     def forward(self, obs: Tensor) -> Tensor:
         action = self.actor(obs).clamp(-1.0, 1.0)
         if not self.pd:
             return action
-        target = self.pose + self.scale * action
-        if self.balance is not None:
-            tilt, rate = observation.GRAVITY_SLICE.start, observation.GYRO_SLICE.start + 1
-            gravity_x, gyro_y = obs[:, tilt : tilt + 1], obs[:, rate : rate + 1]
-            shift = balance_offset(gravity_x, gyro_y, self.balance)  # the wrapper's law
-            target = target + shift * self.ankle_pitch
-        q, q_dot = obs[:, :N_JOINTS], obs[:, N_JOINTS : 2 * N_JOINTS]
-        torque = self.kp * (target - q) - self.kd * q_dot
-        return (torque / self.bound).clamp(-1.0, 1.0)
+        # The feature vector's tilt and pitch rate: what JointControl reads from info.
+        tilt, rate = observation.GRAVITY_SLICE.start, observation.GYRO_SLICE.start + 1
+        gravity_x, gyro_y = obs[:, tilt : tilt + 1], obs[:, rate : rate + 1]
+        torque = self.law(self.law.target(action), obs, gravity_x, gyro_y)
+        return normalised_torque(torque, self.bound)
 
 
 def task_by_obs_size(trained_tasks: list[str]) -> dict[int, str]:
@@ -238,16 +229,21 @@ action = session.run(None, {"obs": state[None]})[0][0]"""
 EXPORT_FILES = (*MODEL_FILES.values(), PREPROCESSOR, MANIFEST, "README.md")
 
 
-def new_export_dir(out_dir: Path) -> Path:
-    """`out_dir`, or the first free `out_dir_<n>` when it already holds an export's files:
-    as train never overwrites a run, export never overwrites an export."""
-    candidate, n = out_dir, 1
-    while any((candidate / name).exists() for name in EXPORT_FILES):
-        candidate = out_dir.with_name(f"{out_dir.name}_{n}")
-        n += 1
-    if candidate != out_dir:
-        print(f"{out_dir} already holds an export; writing this one to {candidate}")
-    return writable_dir(candidate, "--save-dir")
+def holds_export(folder: Path) -> bool:
+    return any((folder / name).exists() for name in EXPORT_FILES)
+
+
+def new_export_dir(out_dir: Path) -> tuple[Path, FolderClaim]:
+    """`out_dir`, or the first free `out_dir_<n>` when it already holds an export's files or
+    another export is writing there: as train never overwrites a run, export never overwrites
+    an export. Claimed for this process (training/run_dir.py)."""
+    folder, claim = claim_new_folder(out_dir, holds_export, "--save-dir")
+    if folder != out_dir:
+        print(
+            f"{out_dir} already holds an export (or another is being written there); writing "
+            f"this one to {folder}"
+        )
+    return folder, claim
 
 
 def preprocessor_source(obs_mode: str, input_size: int, task_table: dict[int, str]) -> str:
@@ -284,7 +280,7 @@ def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
         )
     tasks = list(meta.get("tasks") or [])
     task_table = task_by_obs_size(tasks)
-    out_dir = new_export_dir(out_dir)
+    out_dir, _claim = new_export_dir(out_dir)  # held until this process ends
     target = out_dir / MODEL_FILES[fmt]
     control = ControlSpec.from_meta(meta)
     bound = None
@@ -292,15 +288,17 @@ def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
         env = make_env(tasks[0])  # the torque bounds the PD law clips to (symmetric here)
         bound = env.action_space.high
         env.close()
-    if control is not None and control.control == "command":
-        hierarchy_module(actor, control, bound).save(str(target))
-        input_size, output_size = MODEL_INPUT_SIZE, len(bound)
-    else:
-        model = NormalisedActor(actor, control, bound).eval()
-        _write_model(model, torch.zeros(1, actor.obs_dim), target, fmt)
-        input_size, output_size = actor.obs_dim, actor.act_dim
-    (out_dir / PREPROCESSOR).write_text(preprocessor_source(obs_mode, input_size, task_table))
-    (out_dir / MANIFEST).write_text(
+    with atomic_path(target) as tmp:
+        if control is not None and control.control == "command":
+            hierarchy_module(actor, control, bound).save(str(tmp))
+            input_size, output_size = MODEL_INPUT_SIZE, len(bound)
+        else:
+            model = NormalisedActor(actor, control, bound).eval()
+            _write_model(model, torch.zeros(1, actor.obs_dim), tmp, fmt)
+            input_size, output_size = actor.obs_dim, actor.act_dim
+    write_text(out_dir / PREPROCESSOR, preprocessor_source(obs_mode, input_size, task_table))
+    write_text(
+        out_dir / MANIFEST,
         json.dumps(
             {
                 "format": fmt,
@@ -314,7 +312,7 @@ def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
                 "control": control.as_dict() if control else None,
             },
             indent=2,
-        )
+        ),
     )
     torque_bounds = bound if bound is not None else actor.action_scale.tolist()
     untrained = [t for t in COMPETITION_TASKS if t not in tasks]
@@ -324,7 +322,8 @@ def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
         if untrained and obs_mode != "raw"
         else ""
     )
-    (out_dir / "README.md").write_text(
+    write_text(
+        out_dir / "README.md",
         SUBMISSION_README.format(
             model=target.name,
             obs_dim=input_size,
@@ -342,6 +341,6 @@ def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
             onnx_note=ONNX_NOTE if fmt == "onnx" else "",
             runtime="torch" if fmt == "torchscript" else "onnxruntime",
             usage=TORCHSCRIPT_USAGE if fmt == "torchscript" else ONNX_USAGE,
-        )
+        ),
     )
     return target

@@ -12,7 +12,14 @@ import argparse
 from pathlib import Path
 from typing import Any, NoReturn
 
-from soccer_td3.config import DEFAULT_TASK, PRESETS, TrainConfig, build_config, parse_set_overrides
+from soccer_td3.config import (
+    DEFAULT_TASK,
+    PRESETS,
+    RETIRED_SETTINGS,
+    TrainConfig,
+    build_config,
+    parse_set_overrides,
+)
 from soccer_td3.errors import UserError
 
 
@@ -40,7 +47,7 @@ FLAG_GROUPS: dict[str, tuple[str, ...]] = {
         "actor_net", "critic_net", "activation", "actor_last_layer_init", "obs_norm",
         "obs_norm_clip", "init_from",
     ),
-    "speed": ("num_envs", "async_envs", "device", "precision", "compile", "cpu_matmul"),
+    "speed": ("num_envs", "async_envs", "device", "precision", "compile"),
     "run: budget, evaluation, checkpoints, logs": (
         "timesteps", "max_minutes", "seed", "eval_freq", "eval_episodes", "checkpoint_freq",
         "keep_checkpoints", "log_interval", "strict_redflags", "redflag_window",
@@ -122,6 +129,10 @@ def add_settings(
         for name in names:
             if name not in skip:
                 _add_setting(group, name, shown)
+    for name in RETIRED_SETTINGS:  # old command lines still run; --help no longer shows them
+        parser.add_argument(
+            *spellings(name), dest=name, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
 
 
 def _add_setting(group: argparse._ArgumentGroup, name: str, shown: dict[str, Any]) -> None:
@@ -162,7 +173,11 @@ def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.net is not None:
         overrides.update(actor_net=args.net, critic_net=args.net)
     overrides.update(
-        {name: getattr(args, name) for name in TrainConfig.model_fields if hasattr(args, name)}
+        {
+            name: getattr(args, name)
+            for name in [*TrainConfig.model_fields, *RETIRED_SETTINGS]
+            if hasattr(args, name)
+        }
     )
     second = getattr(args, "second_env", None)
     if second:

@@ -73,9 +73,7 @@ class HierarchyPolicy(nn.Module):
         due = (self.controller.counter % self.period == 0).unsqueeze(1)
         if bool(due.any()):
             features = rows[:, : self.features]
-            decided = torch.cat(
-                [self.commander(features[i : i + 1]) for i in range(rows.shape[0])]
-            )
+            decided = torch.cat([self.commander(features[i : i + 1]) for i in range(rows.shape[0])])
             self.command = torch.where(due, decided, self.command)
         no_reset = torch.zeros_like(reset)  # rows were reset above, before the decision
         return self.controller(

@@ -15,7 +15,7 @@ OBS, ACT = 10, 4
 
 def _learner(lr: float = 3e-4, **hp) -> TD3Learner:
     torch.manual_seed(0)
-    settings = learner_settings(TrainConfig(cpu_matmul="onednn", **hp))
+    settings = learner_settings(TrainConfig(**hp))
     return TD3Learner.build(
         OBS,
         ACT,
@@ -29,13 +29,15 @@ def _learner(lr: float = 3e-4, **hp) -> TD3Learner:
     )
 
 
-def _batch(n: int = 64, dones: torch.Tensor | None = None) -> ReplayBatch:
+def _batch(
+    n: int = 64, dones: torch.Tensor | None = None, obs: int = OBS, act: int = ACT
+) -> ReplayBatch:
     g = torch.Generator().manual_seed(1)
     return ReplayBatch(
-        torch.randn(n, OBS, generator=g),
-        torch.rand(n, ACT, generator=g) * 2 - 1,
+        torch.randn(n, obs, generator=g),
+        torch.rand(n, act, generator=g) * 2 - 1,
         torch.randn(n, 1, generator=g),
-        torch.randn(n, OBS, generator=g),
+        torch.randn(n, obs, generator=g),
         torch.zeros(n, 1) if dones is None else dones,
     )
 

@@ -14,8 +14,8 @@ from soccer_td3.config import TrainConfig
 from soccer_td3.training.settings import learner_settings
 
 OBS, ACT, B = 45, 12, 256
-HP = learner_settings(TrainConfig(cpu_matmul="onednn")).hp
-FP32 = Acceleration("fp32", compile=False, cpu_matmul="onednn")
+HP = learner_settings(TrainConfig()).hp
+FP32 = Acceleration("fp32", compile=False)
 
 
 def reference_mlp(dims: list[int]) -> nn.Sequential:
@@ -114,7 +114,7 @@ def test_losses_and_gradients_equal_a_two_network_reference():
 
 @pytest.mark.parametrize(
     "acceleration",
-    [Acceleration("bf16", False, "onednn"), Acceleration("fp32", True, "onednn")],
+    [Acceleration("bf16", False), Acceleration("fp32", True)],
 )
 def test_accelerated_updates_stay_close_to_fp32(acceleration):
     fast = learner_with_trained_targets(acceleration)

@@ -74,7 +74,7 @@ class CountMatmuls(TorchDispatchMode):
 
 @pytest.mark.parametrize("bound", ["matmuls", "matmuls+optimizer"])
 def test_a_bound_update_does_its_part_of_the_work_and_learns_nothing(bound, monkeypatch):
-    config = build_config("balanced", overrides={"cpu_matmul": "blas"})
+    config = build_config("balanced")
     learner = build_learner(config, 45, 12, [-1.0] * 12, [1.0] * 12, "cpu")
     bench_update = throughput.bench_update_module()
     buffer = bench_update.filled_buffer("cpu")

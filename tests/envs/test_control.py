@@ -1,12 +1,16 @@
-"""JointControl on the real simulator: the PD law, the hold of an action, and the pose."""
+"""JointControl on the real simulator: the PD law, the hold of an action, and the pose.
+
+The law is written out here in numpy, as the kit's controller writes it, and JointControl's
+torques (skills/pd.py's torch chain in float64) must equal it bit for bit."""
 
 import numpy as np
 
 from soccer_td3.config import TrainConfig
 from soccer_td3.envs.build import make_task_env
-from soccer_td3.envs.control import ANKLE_PITCH, JointControl, pd_torque
+from soccer_td3.envs.control import JointControl
 from soccer_td3.envs.observation import projected_gravity
 from soccer_td3.envs.registry import make_env
+from soccer_td3.skills.pd import ANKLE_PITCH
 
 GOALIE = "LowerT1GoaliePenaltyKick-v0"
 
@@ -16,6 +20,11 @@ def robot_ctrl(env) -> np.ndarray:
     sim = env.unwrapped.sim
     names = [sim.model.actuator(i).name for i in range(sim.model.nu)]
     return np.array([sim.data.ctrl[i] for i, n in enumerate(names) if n.startswith("robot_0:")])
+
+
+def pd_torque(target, q, q_dot, kp, kd, low, high) -> np.ndarray:
+    """The official controller's law in numpy: the reference the torch chain must equal."""
+    return np.clip(kp * (target - q) - kd * q_dot, low, high)
 
 
 def pd(decimation: int = 1, **settings):
@@ -43,7 +52,7 @@ def test_pd_torque_is_the_clipped_pd_law_on_real_observations():
         )
         raw = np.array(spec.kp) * (target - obs[:12]) - np.array(spec.kd) * obs[12:24]
         saw_clipped |= bool(np.any((raw < low) | (raw > high)))
-        np.testing.assert_allclose(env.torque(env.target(action), obs, info), want)
+        np.testing.assert_array_equal(env.torque(env.target(action), obs, info), want)
         obs, _, terminated, truncated, info = env.step(action)
         # The torque that reached MuJoCo is that law's, as the actuators hold it.
         np.testing.assert_allclose(robot_ctrl(env), want, rtol=1e-6, atol=1e-6)

@@ -16,7 +16,7 @@ from soccer_td3.errors import UserError
 from soccer_td3.training.checkpoint import load_checkpoint, restore, save_checkpoint
 from soccer_td3.training.settings import build_learner
 from tests.cli_helpers import assert_one_line_error, soccer_td3
-from tests.conftest import tiny
+from tests.conftest import fill, tiny
 
 SMALL = [
     "--net",
@@ -90,11 +90,53 @@ def test_sigterm_writes_a_checkpoint_and_exits_0(tmp_path: Path):
     assert checkpoint.state["step"] >= 200
 
 
+def test_a_stop_during_an_evaluation_does_not_wait_for_it_and_the_resume_evaluates_first(
+    tmp_path: Path,
+):
+    """The soccer preset's evaluation plays 10 s episodes (tens of seconds for ten): SIGTERM
+    in the middle abandons it, writes the checkpoint, and the resumed run evaluates there."""
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "soccer_td3", "train", "--preset", "soccer", "--save-dir",
+            str(run), "--timesteps", "20000", "--learning-starts", "500", "--batch-size", "32",
+            "--eval-freq", "1000", "--eval-episodes", "10", "--log-interval", "500",
+            "--net", "32", "--device", "cpu", "--no-async-envs", "--num-envs", "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    deadline = time.time() + 120
+    while not (run / "progress.csv").is_file() or progress_steps(run)[-1:] != [500]:
+        assert time.time() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.1)
+    time.sleep(6)  # steps 500 to 1000 take about a second; then the evaluation runs
+    process.send_signal(signal.SIGTERM)
+    stopped = time.time()
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert time.time() - stopped < 10  # not the evaluation's remaining tens of seconds
+    step = load_checkpoint(run).state["step"]
+    assert step >= 1000 and "Resume with" in out
+    with (run / "progress.csv").open() as handle:
+        assert not any(r.get("eval/mean_score") for r in csv.DictReader(handle))
+    resumed = soccer_td3("train", "--resume", str(run), "--timesteps", str(step + 100))
+    assert resumed.returncode == 0, resumed.stderr
+    with (run / "progress.csv").open() as handle:
+        evaluated = [
+            int(r["time/total_timesteps"])
+            for r in csv.DictReader(handle)
+            if r.get("eval/mean_score")
+        ]
+    assert step < evaluated[0] <= step + 50  # the abandoned one, made after the first decision
+
+
 @pytest.mark.parametrize(
     "settings", [{}, {"control": "pd", "decimation": 10, "obs_norm": True}], ids=["torque", "pd"]
 )
 def test_restore_is_bitwise(tmp_path: Path, settings: dict):
-    config = tiny(cpu_matmul="onednn", **settings)
+    config = tiny(**settings)
     torch.manual_seed(0)
     learner = build_learner(config, 45, 12, -np.ones(12), np.ones(12), "cpu")
     learner.observe(torch.randn(300, 45) * 3 + 1)  # obs_norm statistics (a no-op without)
@@ -166,7 +208,7 @@ def test_bad_resumes_are_one_line_and_exit_2(finished_run: Path, tmp_path: Path)
 
 
 def test_a_full_disk_is_one_error_and_the_previous_checkpoint_stays(tmp_path, monkeypatch):
-    config = tiny(cpu_matmul="onednn")
+    config = tiny()
     learner = build_learner(config, 45, 12, -np.ones(12), np.ones(12), "cpu")
     buffer = ReplayBuffer(100, 45, 12)
     buffer.add(
@@ -180,6 +222,85 @@ def test_a_full_disk_is_one_error_and_the_previous_checkpoint_stays(tmp_path, mo
         save_checkpoint(tmp_path, 20, learner, buffer, {"tasks": config.env})
     assert load_checkpoint(tmp_path).path == first
     assert not (tmp_path / "checkpoints" / "step_20").exists()
+
+
+def tiny_learner_and_buffer(rows: int = 10):
+    learner = build_learner(tiny(), 45, 12, -np.ones(12), np.ones(12), "cpu")
+    buffer = ReplayBuffer(max(rows, 100), 45, 12)
+    buffer.add(
+        np.zeros((rows, 45)), np.zeros((rows, 12)), np.zeros(rows), np.zeros((rows, 45)),
+        np.zeros(rows),
+    )  # fmt: skip
+    return learner, buffer
+
+
+def test_a_disk_that_fills_while_writing_leaves_no_half_checkpoint(small_disk, monkeypatch):
+    """A real full disk (tmpfs) that another process fills after the space check: the check
+    is told there is room, the write then fails half-way."""
+    import shutil
+
+    disk = small_disk(1024)
+    learner, buffer = tiny_learner_and_buffer(3000)  # ~0.7 MB of rows: more than is left
+    fill(disk, 600_000)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(1e12, 0, 1e12))
+    with pytest.raises(UserError, match="the run has no checkpoint yet") as error:
+        save_checkpoint(disk, 10, learner, buffer, {"tasks": ["x"]}, keep=2)
+    assert "cannot write the step 10 checkpoint" in str(error.value)
+    assert not list((disk / "checkpoints").iterdir())  # no .tmp_step_10 left
+
+
+def test_a_half_written_checkpoint_from_an_abort_is_removed_by_the_next(tmp_path: Path):
+    learner, buffer = tiny_learner_and_buffer()
+    orphan = tmp_path / "checkpoints" / ".tmp_step_5"
+    orphan.mkdir(parents=True)
+    (orphan / "buffer.safetensors").write_bytes(b"\0" * 1000)
+    save_checkpoint(tmp_path, 10, learner, buffer, {"tasks": ["x"]})
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["latest", "step_10"]
+
+
+@pytest.mark.parametrize(
+    "pointer, words",
+    [
+        ("../../other/checkpoints/step_100", "not a step_<N> checkpoint of its own run"),
+        ("/etc", "not a step_<N> checkpoint"),
+        (b"\xff\xfe\x00", "unreadable"),
+    ],
+)
+def test_a_latest_pointer_never_leaves_its_run(tmp_path: Path, pointer, words):
+    learner, buffer = tiny_learner_and_buffer()
+    save_checkpoint(tmp_path, 10, learner, buffer, {"tasks": ["x"]})
+    latest = tmp_path / "checkpoints" / "latest"
+    latest.write_bytes(pointer if isinstance(pointer, bytes) else pointer.encode())
+    with pytest.raises(UserError, match=words):
+        load_checkpoint(tmp_path)
+
+
+def test_a_second_interrupt_removes_the_half_checkpoint_and_names_the_last(tmp_path, capsys):
+    """StopOnSignal's second signal, delivered to its handler as the kernel would, while a
+    checkpoint is half-written: the orphan goes and one line says where to resume."""
+    from soccer_td3.training import signals
+    from soccer_td3.training.loop import abort_message
+
+    learner, buffer = tiny_learner_and_buffer()
+    last = save_checkpoint(tmp_path, 10, learner, buffer, {"tasks": ["x"]})
+    (tmp_path / "checkpoints" / ".tmp_step_20").mkdir()  # the write the signal interrupts
+    stop = signals.StopOnSignal(on_abort=lambda: abort_message(tmp_path))
+    exits = []
+    original = signals.os._exit
+    signals.os._exit = exits.append
+    try:
+        stop._handle(signal.SIGINT, None)
+        assert stop.requested and not exits  # the first asks for a stop after the step
+        stop._handle(signal.SIGINT, None)
+    finally:
+        signals.os._exit = original
+    assert exits == [130]
+    assert not (tmp_path / "checkpoints" / ".tmp_step_20").exists()
+    line = capsys.readouterr().err.strip()
+    assert line == (
+        f"soccer-td3: stopped at once (second interrupt); the last complete checkpoint is "
+        f"{last}; resume with: soccer-td3 train --resume {tmp_path}"
+    )
 
 
 def test_non_finite_losses_stop_with_the_quantity_step_and_advice(tmp_path: Path):

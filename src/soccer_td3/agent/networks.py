@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from soccer_td3.agent.obs_norm import ObsNormalizer
-from soccer_td3.agent.onednn_linear import FastLinear, linear
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "relu": F.relu,
@@ -83,7 +82,7 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str) -> nn
     dims = [in_dim, *hidden, out_dim]
     layers: list[nn.Module] = []
     for fan_in, fan_out in pairwise(dims):
-        layers += [FastLinear(fan_in, fan_out), ACTIVATION_MODULES[activation](inplace=True)]
+        layers += [nn.Linear(fan_in, fan_out), ACTIVATION_MODULES[activation](inplace=True)]
     return nn.Sequential(*layers[:-1])
 
 
@@ -119,9 +118,9 @@ class TwinCritic(nn.Module):
         no gradient is computed for the critic's weights (SB3 computes and discards them)."""
         act = ACTIVATIONS[self.activation]
         x = torch.cat([normalised(self, obs), action], dim=-1)
-        linears = [m for m in self.q_nets[0] if isinstance(m, FastLinear)]
+        linears = [m for m in self.q_nets[0] if isinstance(m, nn.Linear)]
         for i, layer in enumerate(linears):
-            x = linear(x, layer.weight.detach(), layer.bias.detach(), layer.onednn)
+            x = F.linear(x, layer.weight.detach(), layer.bias.detach())
             if i < len(linears) - 1:
                 x = act(x)
         return x

@@ -5,9 +5,9 @@
 3. both critics regress to it (loss = sum of the two MSEs);
 4. every `policy_delay` critic steps: the actor ascends Q1, and all target nets move by polyak.
 
-Speed without changing the maths: fp32 eager updates compute these gradients by hand
-(agent/backprop.py, checked against the autograd functions below), fused Adam (one kernel for
-all parameters), polyak as one `_foreach_lerp_`, no critic weight gradients in the actor step,
+Speed without changing the maths: autograd is the one gradient path (hand-written gradients
+gained under 10% and were removed, docs/benchmarks.md), with fused Adam (one kernel for all
+parameters), polyak as one `_foreach_lerp_`, no critic weight gradients in the actor step,
 losses left on the device (a read-back forces a host sync; the loop reads them only when it
 logs), optional torch.compile of the two loss functions, and optional bf16 autocast for the
 matmuls with targets, losses, weights and optimiser state in fp32.
@@ -23,9 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from soccer_td3.agent.backprop import actor_loss_and_grads, critic_loss_and_grads
 from soccer_td3.agent.networks import Actor, TwinCritic
-from soccer_td3.agent.onednn_linear import set_onednn
 from soccer_td3.agent.replay import ReplayBatch
 
 
@@ -49,13 +47,6 @@ class Acceleration:
 
     precision: str  # "fp32" | "bf16"
     compile: bool
-    cpu_matmul: str  # "onednn" | "blas": who runs fp32 Linear products on the CPU
-
-    @property
-    def gradients_by_hand(self) -> bool:
-        """fp32 eager updates take the hand-written gradients (agent/backprop.py); autocast
-        and torch.compile work on autograd's graph, so bf16 and compiled updates keep it."""
-        return self.precision == "fp32" and not self.compile
 
 
 def smoothed_target_action(
@@ -118,8 +109,6 @@ class TD3Learner:
 
     def __post_init__(self) -> None:
         self.device_type = next(self.actor.parameters()).device.type
-        for net in (self.actor, self.critic, self.actor_target, self.critic_target):
-            set_onednn(net, self.acceleration.cpu_matmul == "onednn")
         self._targets = [*self.actor_target.parameters(), *self.critic_target.parameters()]
         self._onlines = [*self.actor.parameters(), *self.critic.parameters()]
         self.critic_loss_fn: Callable = critic_loss
@@ -199,23 +188,16 @@ class TD3Learner:
 
 
 def td3_update(learner: TD3Learner, batch: ReplayBatch, update_actor: bool) -> dict[str, Tensor]:
-    by_hand = learner.acceleration.gradients_by_hand
     noise = torch.randn_like(batch.actions)
-    if by_hand:
-        loss, q_mean = critic_loss_and_grads(learner, batch, noise)
-    else:
-        loss, q_mean = learner.critic_loss_fn(learner, batch, noise)
-        learner.critic_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+    loss, q_mean = learner.critic_loss_fn(learner, batch, noise)
+    learner.critic_optimizer.zero_grad(set_to_none=True)
+    loss.backward()
     learner.critic_optimizer.step()
     metrics = {"train/critic_loss": loss.detach(), "train/q_mean": q_mean}
     if update_actor:
-        if by_hand:
-            a_loss = actor_loss_and_grads(learner, batch.obs)
-        else:
-            a_loss = learner.actor_loss_fn(learner, batch.obs)
-            learner.actor_optimizer.zero_grad(set_to_none=True)
-            a_loss.backward()
+        a_loss = learner.actor_loss_fn(learner, batch.obs)
+        learner.actor_optimizer.zero_grad(set_to_none=True)
+        a_loss.backward()
         learner.actor_optimizer.step()
         with torch.no_grad():
             learner.polyak_update()

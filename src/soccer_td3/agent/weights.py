@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from soccer_td3.agent.networks import Actor, TwinCritic
 from soccer_td3.errors import UserError
+from soccer_td3.files import fsync_path, write_failed
 
 ACTOR_FILE = "actor.safetensors"
 CRITIC_FILE = "critic.safetensors"
@@ -42,10 +43,15 @@ def save_weights(folder: Path, actor: Actor, critic: TwinCritic, extra: dict[str
     finished but is not (compare takes final/ as "this run is done")."""
     staging = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    for net, name in ((actor, ACTOR_FILE), (critic, CRITIC_FILE)):
-        tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-        save_file(tensors, str(staging / name), metadata=_metadata(net, extra))
+    try:
+        staging.mkdir(parents=True)
+        for net, name in ((actor, ACTOR_FILE), (critic, CRITIC_FILE)):
+            tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+            save_file(tensors, str(staging / name), metadata=_metadata(net, extra))
+            fsync_path(staging / name)
+    except (OSError, SafetensorError) as exc:  # a full disk: the previous folder stays whole
+        shutil.rmtree(staging, ignore_errors=True)
+        raise write_failed(folder, exc) from None
     if folder.exists():
         shutil.rmtree(folder)
     staging.rename(folder)

@@ -4,7 +4,8 @@ law as the official Booster controller does, each held for `decimation` env step
 The env steps at 500 Hz (2 ms). The official controller (the kit's booster_control/t1_utils.py
 and lower_t1.yaml) decides every 10th step (50 Hz): target = pose + scale * clip(action, -1, 1),
 and at every env step torque = clip(Kp (target - q) - Kd q_dot) to the actuator range, q and
-q_dot being obs[:12] and obs[12:24]. A held action's transition sums the rewards of its env
+q_dot being obs[:12] and obs[12:24]. That chain is skills/pd.py's, the one copy the export
+runs too. A held action's transition sums the rewards of its env
 steps and ends at the first termination or truncation inside the hold. `info["env_steps"]`
 says how many env steps it lasted, so lengths and fps stay in env steps for either control.
 
@@ -22,11 +23,10 @@ from dataclasses import asdict, dataclass
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 from soccer_td3.envs.observation import projected_gravity
-
-N_JOINTS = 12  # hip pitch, hip roll, hip yaw, knee, ankle pitch, ankle roll; left then right
-ANKLE_PITCH = (4, 10)  # the joints the balance feedback moves
+from soccer_td3.skills.pd import N_JOINTS, JointTargets
 
 
 @dataclass(frozen=True)
@@ -72,24 +72,6 @@ class ControlSpec:
         return self.control == "pd" and any(self.balance)
 
 
-def balance_offset(gravity_x, gyro_y, gains: tuple[float, float]):
-    """The ankle pitch targets' shift that keeps the pose from tipping (see the module doc);
-    floats here, tensors in the exported model."""
-    return gains[0] * gravity_x + gains[1] * gyro_y
-
-
-def pd_torque(
-    target: np.ndarray,
-    q: np.ndarray,
-    q_dot: np.ndarray,
-    kp: np.ndarray,
-    kd: np.ndarray,
-    low: np.ndarray,
-    high: np.ndarray,
-) -> np.ndarray:
-    return np.clip(kp * (target - q) - kd * q_dot, low, high)
-
-
 class JointControl(gym.Wrapper):
     """`control` "pd": actions in [-1, 1] are joint targets around the pose; "torque": actions
     are the env's torques. Either way one action lasts `decimation` env steps."""
@@ -99,9 +81,11 @@ class JointControl(gym.Wrapper):
         self.control, self.decimation = spec.control, spec.decimation
         self.low = env.action_space.low.astype(np.float64)
         self.high = env.action_space.high.astype(np.float64)
-        self.kp, self.kd = np.asarray(spec.kp), np.asarray(spec.kd)
-        self.pose, self.scale = np.asarray(spec.pose), spec.action_scale
-        self.balance = spec.balance if spec.balanced else None
+        balance = spec.balance if spec.balanced else None
+        # float64 on the env's own arrays: the torques a numpy law would give, bit for bit.
+        self.law = JointTargets(
+            spec.kp, spec.kd, spec.pose, spec.action_scale, balance, torch.float64
+        )
         if self.control == "pd":
             self.action_space = gym.spaces.Box(-1.0, 1.0, (N_JOINTS,), np.float32)
         self._obs: np.ndarray | None = None
@@ -113,21 +97,26 @@ class JointControl(gym.Wrapper):
         return obs, info
 
     def target(self, action: np.ndarray) -> np.ndarray:
-        return self.pose + self.scale * np.clip(np.asarray(action, np.float64), -1.0, 1.0)
+        """The joint targets of an action (the pose plus the scaled, clipped action)."""
+        action = torch.as_tensor(np.asarray(action, np.float64)).unsqueeze(0)
+        return self.law.target(action)[0].numpy()
 
-    def balanced_target(self, target: np.ndarray, info: dict) -> np.ndarray:
-        if self.balance is None:
-            return target
-        gravity_x = projected_gravity(np.asarray(info["robot_quat"]))[0]
-        shift = balance_offset(gravity_x, float(np.asarray(info["robot_gyro"])[1]), self.balance)
-        target = target.copy()
-        target[list(ANKLE_PITCH)] += shift
-        return target
-
+    @torch.inference_mode()
     def torque(self, target: np.ndarray, obs: np.ndarray, info: dict) -> np.ndarray:
-        q, q_dot = obs[:N_JOINTS], obs[N_JOINTS : 2 * N_JOINTS]
-        target = self.balanced_target(target, info)
-        return pd_torque(target, q, q_dot, self.kp, self.kd, self.low, self.high)
+        """The PD law's torque toward `target` (balance feedback from info's tilt and gyro),
+        clipped to the actuator range."""
+        if self.law.balanced:
+            gravity_x = projected_gravity(np.asarray(info["robot_quat"]))[0]
+            gyro_y = float(np.asarray(info["robot_gyro"])[1])
+        else:
+            gravity_x = gyro_y = 0.0
+        torque = self.law(
+            torch.as_tensor(np.asarray(target, np.float64)).unsqueeze(0),
+            torch.as_tensor(np.asarray(obs[: 2 * N_JOINTS], np.float64)).unsqueeze(0),
+            torch.tensor([[gravity_x]], dtype=torch.float64),
+            torch.tensor([[gyro_y]], dtype=torch.float64),
+        )
+        return np.clip(torque[0].numpy(), self.low, self.high)
 
     def step(self, action):
         target = self.target(action) if self.control == "pd" else None

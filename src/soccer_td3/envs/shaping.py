@@ -65,7 +65,7 @@ SHAPING_TERMS = (
 class ShapingWeights(BaseModel):
     """Weight of each term; 0 turns it off. Weights are magnitudes: each term's sign is fixed."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     fall: float = Field(0.0, ge=0, description="Penalty when the robot falls (ends the episode).")
     away_from_ball: float = Field(
@@ -131,7 +131,11 @@ def resolve_shaping(value: Any) -> Any:
             f"({', '.join(SHAPING_TERMS)})"
         )
     try:
-        weights = yaml.safe_load(path.read_text()) or {}
+        weights = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"shaping file {value} is not a text file (not UTF-8); pass a YAML file of term weights"
+        ) from None
     except yaml.YAMLError:
         raise ValueError(f"shaping file {value} is not valid YAML") from None
     if not isinstance(weights, dict):

@@ -50,9 +50,7 @@ def make_vector_env(
 
     factories = [factory(i, task) for i, task in enumerate(env_tasks)]
     if asynchronous:
-        envs = AsyncVectorEnv(
-            factories, autoreset_mode=AutoresetMode.SAME_STEP, context="spawn"
-        )
+        envs = AsyncVectorEnv(factories, autoreset_mode=AutoresetMode.SAME_STEP, context="spawn")
     else:
         envs = SyncVectorEnv(factories, autoreset_mode=AutoresetMode.SAME_STEP)
     envs.action_space.seed(seed)

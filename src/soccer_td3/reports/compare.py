@@ -27,6 +27,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from soccer_td3.config import PRESETS, build_config
 from soccer_td3.cores import core_slots, pin
 from soccer_td3.errors import UserError
+from soccer_td3.files import read_text, write_text
 from soccer_td3.training.checkpoint import has_checkpoint
 from soccer_td3.training.metrics import STEP_KEY, TIME_KEY
 from soccer_td3.training.run_dir import writable_dir
@@ -94,8 +95,14 @@ class ComparePlan:
         path = out / PLAN_FILE
         if not path.is_file():
             return None
-        data = yaml.safe_load(path.read_text())
-        return cls(data["presets"], data["seeds"], data["settings"])
+        try:
+            data = yaml.safe_load(read_text(path, "comparison plan", "remove the folder"))
+            return cls(data["presets"], data["seeds"], data["settings"])
+        except (yaml.YAMLError, TypeError, KeyError):
+            raise UserError(
+                f"{path} is damaged (it records the comparison's presets, seeds and settings); "
+                "restore it or start the comparison in a new --save-dir"
+            ) from None
 
 
 def validate(plan: ComparePlan) -> None:
@@ -119,7 +126,7 @@ def record_plan(plan: ComparePlan, out: Path) -> None:
             )
         return
     writable_dir(out, "--save-dir")
-    (out / PLAN_FILE).write_text(yaml.safe_dump(plan.as_dict(), sort_keys=False))
+    write_text(out / PLAN_FILE, yaml.safe_dump(plan.as_dict(), sort_keys=False))
 
 
 def train_command(run: PlannedRun, plan: ComparePlan) -> list[str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from soccer_td3.agent.networks import Actor
 from soccer_td3.agent.weights import ACTOR_FILE, load_actor, read_weight_file
 from soccer_td3.errors import UserError
+from soccer_td3.files import write_text
 from soccer_td3.training.evaluation import TaskResult
 
 
@@ -59,4 +60,4 @@ def format_table(results: list[TaskResult]) -> str:
 
 
 def write_json(results: list[TaskResult], path: Path) -> None:
-    path.write_text(json.dumps([asdict(r) for r in results], indent=2))
+    write_text(path, json.dumps([asdict(r) for r in results], indent=2))

@@ -8,6 +8,7 @@ import math
 from datetime import datetime, timezone
 from pathlib import Path
 
+from soccer_td3.files import write_text
 from soccer_td3.reports.runs import RunResult
 from soccer_td3.reports.summary import Variant, default_threshold, group_variants, number
 from soccer_td3.training.run_dir import writable_dir
@@ -197,5 +198,5 @@ def write_report(runs: list[RunResult], out_dir: Path, threshold: float | None =
     writable_dir(out_dir, "--save-dir")
     plot_curves(variants, out_dir / "curves")
     report = out_dir / "report.md"
-    report.write_text("\n".join(lines))
+    write_text(report, "\n".join(lines))
     return report

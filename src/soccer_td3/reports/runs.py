@@ -6,13 +6,12 @@ Reports read only what training already writes (config.yaml, progress.csv), so a
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from soccer_td3.config import PRESETS, TrainConfig, build_config
 from soccer_td3.errors import UserError
-from soccer_td3.training.metrics import STEP_KEY, TIME_KEY
+from soccer_td3.training.metrics import STEP_KEY, TIME_KEY, read_log
 
 
 @dataclass(frozen=True)
@@ -85,8 +84,8 @@ def load_run(folder: Path) -> RunResult:
     config = build_config(config_file=config_file)
     rows = []
     if progress.is_file():  # absent until the first metrics row: a run stopped early
-        with progress.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
+        columns, lines, _ = read_log(progress, increasing=True)  # a cut-short last row: dropped
+        rows = [dict(zip(columns, line, strict=True)) for line in lines]
     curve = []
     for row in rows:
         reward, score = _float(row, "eval/mean_reward"), _float(row, "eval/mean_score")

@@ -18,7 +18,7 @@ from soccer_td3.reports.runs import EvalPoint, RunResult, preset_of
 NOT_A_VARIANT = {
     "seed",
     "device",
-    "cpu_matmul",  # auto resolves per run: seeds measured apart may pick either, same maths
+    "cpu_matmul",  # retired (issue 27); older runs recorded the backend auto picked
     "log_interval",
     "checkpoint_freq",
     "keep_checkpoints",

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from soccer_td3.envs.control import ControlSpec
+from soccer_td3.files import atomic_path
 from soccer_td3.training.evaluation import Policy
 
 CONTROL_HZ = 500  # sai_mujoco's render_fps: one env step is 2 ms of simulated time
@@ -34,7 +35,8 @@ def write_gif(path: Path, small_frames: list[np.ndarray], fps: float) -> None:
     a 3-task clip would hold 290 MB) as a looping GIF (pillow, through imageio)."""
     import imageio.v3 as iio
 
-    iio.imwrite(path, np.stack(small_frames), extension=".gif", duration=1000 / fps, loop=0)
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, np.stack(small_frames), extension=".gif", duration=1000 / fps, loop=0)
 
 
 def use_offscreen_gl() -> None:
@@ -83,7 +85,8 @@ def record_video(
     written = 0
     gif_frames: list[np.ndarray] = []
     with (
-        imageio.get_writer(str(path), fps=fps, codec="libx264", macro_block_size=2) as writer,
+        atomic_path(path) as tmp,
+        imageio.get_writer(str(tmp), fps=fps, codec="libx264", macro_block_size=2) as writer,
         Progress(transient=True) as progress,
     ):
         for task in tasks:

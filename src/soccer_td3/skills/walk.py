@@ -24,11 +24,11 @@ from safetensors.torch import load as load_safetensors
 from torch import Tensor, nn
 
 from soccer_td3.errors import UserError
+from soccer_td3.skills.pd import N_JOINTS, normalised_torque, pd_torque
 
 SKILL_FILE = Path(__file__).parent / "t1_walk" / "t1_walk.safetensors"
 SKILL_SHA256 = "72e93d0562984ff39dce089e65ce8f301c94004ad670d61035c9d7939135b428"
 
-N_JOINTS = 12
 PHYSICS_DT = 0.002  # sai_mujoco's env step
 SKILL_EVERY = 10  # physics steps per skill decision: 50 Hz, as it was trained
 GAIT_FREQUENCY = 1.5  # Hz; trained within [1, 2]
@@ -159,6 +159,6 @@ class WalkController(nn.Module):
         if bool(due.any()):
             self.decide(command, joints, gravity, gyro, due)
         q, q_dot = joints[:, : self.n_joints], joints[:, self.n_joints :]
-        torque = self.kp * (self.target - q) - self.kd * q_dot
+        torque = pd_torque(self.target, q, q_dot, self.kp, self.kd)
         self.counter.add_(1)
-        return (torque / self.bound).clamp(-1.0, 1.0)
+        return normalised_torque(torque, self.bound)

@@ -10,7 +10,7 @@ of one. `checkpoints/latest` names the newest. Nothing is unpickled on load.
 from __future__ import annotations
 
 import json
-import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 from soccer_td3.agent.replay import ReplayBuffer
 from soccer_td3.agent.td3 import TD3Learner
 from soccer_td3.errors import UserError
+from soccer_td3.files import fsync_path
 
 NETS = ("actor", "critic", "actor_target", "critic_target")
 OPTIMIZERS = ("actor_optimizer", "critic_optimizer")
@@ -36,14 +37,6 @@ class Checkpoint:
     optim: dict[str, torch.Tensor]
     buffer: dict[str, torch.Tensor]
     state: dict[str, Any]
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _optimizer_tensors(name: str, optimizer: torch.optim.Optimizer) -> tuple[dict, list]:
@@ -73,15 +66,64 @@ def save_checkpoint(
 ) -> Path:
     root = run_dir / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
+    remove_unfinished(root)
     need, free = checkpoint_bytes(learner, buffer), shutil.disk_usage(root).free
     if free < need:
         raise UserError(
             f"not enough disk for the step {step} checkpoint ({need / 1e9:.2f} GB needed, "
-            f"{free / 1e9:.2f} GB free); the previous checkpoint is kept. Free some space and "
-            f"resume with: soccer-td3 train --resume {run_dir}"
+            f"{free / 1e9:.2f} GB free); {kept(run_dir)}"
         )
+    try:
+        return _write_checkpoint(root, step, learner, buffer, counters, keep)
+    except (OSError, SafetensorError) as exc:  # the disk filled up while writing
+        remove_unfinished(root)
+        reason = getattr(exc, "strerror", None) or str(exc)
+        if "No space left" in str(exc):
+            reason = "No space left on device"
+        raise UserError(
+            f"cannot write the step {step} checkpoint ({reason}); {kept(run_dir)}"
+        ) from None
+
+
+def kept(run_dir: Path) -> str:
+    """What a failed checkpoint leaves, and what to do: for the end of an error line."""
+    if has_checkpoint(run_dir):
+        return (
+            f"the previous checkpoint is kept. Free some space and resume with: soccer-td3 "
+            f"train --resume {run_dir}"
+        )
+    return "the run has no checkpoint yet. Free some space and train again"
+
+
+def remove_unfinished(root: Path) -> None:
+    """Temporary checkpoint folders a stop mid-write left (a second Ctrl-C, a kill, a full
+    disk): never a checkpoint, and as large as the replay buffer."""
+    for unfinished in root.glob(".tmp_step_*"):
+        shutil.rmtree(unfinished, ignore_errors=True)
+    (root / ".latest.tmp").unlink(missing_ok=True)
+
+
+def abandon_unfinished(run_dir: Path) -> str:
+    """For a stop that cannot wait (a second Ctrl-C): remove a half-written checkpoint and say
+    where the last complete one is."""
+    remove_unfinished(run_dir / "checkpoints")
+    if not has_checkpoint(run_dir):
+        return "the run had no checkpoint yet"
+    return (
+        f"the last complete checkpoint is {find_checkpoint(run_dir)}; resume with: soccer-td3 "
+        f"train --resume {run_dir}"
+    )
+
+
+def _write_checkpoint(
+    root: Path,
+    step: int,
+    learner: TD3Learner,
+    buffer: ReplayBuffer,
+    counters: dict[str, Any],
+    keep: int,
+) -> Path:
     final, tmp = root / f"step_{step}", root / f".tmp_step_{step}"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     nets = {
         f"{name}.{key}": value.detach().cpu().contiguous()
@@ -111,15 +153,15 @@ def save_checkpoint(
     }
     (tmp / "state.json").write_text(json.dumps(state))
     for name in FILES:
-        _fsync(tmp / name)
-    _fsync(tmp)
+        fsync_path(tmp / name)
+    fsync_path(tmp)
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
     pointer = root / ".latest.tmp"
     pointer.write_text(final.name)
-    _fsync(pointer)
+    fsync_path(pointer)
     pointer.rename(root / "latest")
-    _fsync(root)
+    fsync_path(root)
     steps = sorted(int(p.name.removeprefix("step_")) for p in root.glob("step_*"))
     for old in steps[:-keep]:
         shutil.rmtree(root / f"step_{old}", ignore_errors=True)
@@ -131,16 +173,39 @@ def has_checkpoint(run_dir: Path) -> bool:
     return (run_dir / "checkpoints" / "latest").is_file()
 
 
+def read_pointer(pointer: Path) -> Path:
+    """The checkpoint a `latest` file names: a `step_<N>` folder beside it, nothing else (a
+    pointer holding `../../other/...` would lead into another run's folder)."""
+    try:
+        name = pointer.read_bytes().decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(
+            f"{pointer} is unreadable ({exc.__class__.__name__}); resume from a "
+            f"{pointer.parent}/step_<N> folder instead"
+        ) from None
+    if not re.fullmatch(r"step_\d+", name):
+        raise UserError(
+            f"{pointer} names {name[:60]!r}, not a step_<N> checkpoint of its own run; resume "
+            f"from a {pointer.parent}/step_<N> folder instead"
+        )
+    return pointer.parent / name
+
+
 def find_checkpoint(path: Path) -> Path:
     """A checkpoint folder, or a run folder / its checkpoints/ whose `latest` names one."""
     if not path.exists():
         raise UserError(f"--resume {path} does not exist; pass a run folder or a checkpoint")
     for root in (path / "checkpoints", path):
         if (root / "latest").is_file():
-            return root / (root / "latest").read_text().strip()
+            return read_pointer(root / "latest")
     if (path / "state.json").exists():
         return path
     raise UserError(f"{path} holds no checkpoint (no checkpoints/latest); it cannot be resumed")
+
+
+def run_folder(checkpoint: Checkpoint) -> Path:
+    """The run a checkpoint belongs to: checkpoints/step_<N> sits two levels down."""
+    return checkpoint.path.parent.parent
 
 
 def load_checkpoint(path: Path) -> Checkpoint:

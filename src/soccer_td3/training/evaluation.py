@@ -36,6 +36,7 @@ def actor_path(control: ControlSpec | None) -> str:
     """How `evaluate` played a trained actor: its action's way to the joints."""
     return CONTROL_PATHS.get(control.control, ACTOR_PATH) if control else ACTOR_PATH
 
+
 # (obs, info) -> the action the env steps with, in the env's units.
 Policy = Callable[[np.ndarray, dict], np.ndarray]
 

@@ -9,6 +9,8 @@ episodes.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +30,12 @@ from soccer_td3.config import TrainConfig
 from soccer_td3.cores import ThreadGovernor, use_available_cores
 from soccer_td3.envs.vector import env_steps_taken, final_infos, make_vector_env, true_next_obs
 from soccer_td3.errors import UserError
-from soccer_td3.training.checkpoint import Checkpoint, restore, save_checkpoint
+from soccer_td3.training.checkpoint import (
+    Checkpoint,
+    abandon_unfinished,
+    restore,
+    save_checkpoint,
+)
 from soccer_td3.training.evaluation import evaluate_task
 from soccer_td3.training.metrics import TIME_KEY, MetricsLogger
 from soccer_td3.training.redflags import RedFlag, RedFlagMonitor
@@ -36,10 +43,14 @@ from soccer_td3.training.settings import (
     build_learner,
     learner_settings,
     precision_warning,
-    resolve_cpu_matmul,
     resolve_device,
 )
-from soccer_td3.training.signals import RedFlagStop, StopOnSignal, TrainingInterrupted
+from soccer_td3.training.signals import (
+    EvaluationInterrupted,
+    RedFlagStop,
+    StopOnSignal,
+    TrainingInterrupted,
+)
 from soccer_td3.training.state import TrainState
 from soccer_td3.training.stats import LossAccumulator
 
@@ -161,6 +172,9 @@ class TrainingRun:
         self.episode_return = np.zeros(self.num_envs)
         self.episode_length = np.zeros(self.num_envs, dtype=np.int64)
         self.losses = LossAccumulator()
+        # What an evaluation runs inside; train() makes it the signal handler's section in
+        # which a Ctrl-C abandons the evaluation at once (training/signals.py).
+        self.interruptible: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
         self.pending_eval: dict[str, float] = {}
         self.redflags = RedFlagMonitor(
             learner_settings(config).redflags,
@@ -263,8 +277,13 @@ class TrainingRun:
 
     def evaluate(self) -> None:
         config, state = self.config, self.state
+        try:
+            with self.interruptible():
+                evaluation = evaluate_during_training(self.learner, config)
+        except EvaluationInterrupted:  # Ctrl-C: the stop's checkpoint comes next
+            state.next_eval = state.step  # a resumed run evaluates here first
+            return
         state.last_eval_step = state.step
-        evaluation = evaluate_during_training(self.learner, config)
         self.pending_eval |= evaluation  # goes out in a row of its own step (log_when_due)
         if evaluation["eval/mean_score"] > state.best_score:
             state.best_score = evaluation["eval/mean_score"]
@@ -341,6 +360,13 @@ class TrainingRun:
             raise TrainingInterrupted(state.step, saved)
 
 
+def abort_message(run_dir: Path) -> None:
+    """A second Ctrl-C: no half-written checkpoint left behind, and one line on what is kept."""
+    note = abandon_unfinished(run_dir)
+    sys.stderr.write(f"soccer-td3: stopped at once (second interrupt); {note}\n")
+    sys.stderr.flush()
+
+
 def train(
     config: TrainConfig,
     run_dir: Path,
@@ -361,10 +387,9 @@ def train(
     init = init or load_init_weights(config)
     device = resolve_device(config.device)
     use_available_cores()
-    config, matmul_line = resolve_cpu_matmul(config)  # the CLI resolves first, for config.yaml
-    for line in (matmul_line, precision_warning(config)):
-        if line:
-            console.print(escape(line))
+    warning = precision_warning(config)
+    if warning:
+        console.print(escape(warning))
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
 
@@ -396,6 +421,8 @@ def train(
     logger = MetricsLogger(
         run_dir, use_wandb, config.model_dump(), resume_step=state.step if resume else None
     )
+    for note in logger.notes:
+        console.print(escape(note))
     run = TrainingRun(
         config, run_dir, console, learner, envs, env_tasks, buffer, state, rng, logger, on_eval
     )
@@ -410,7 +437,8 @@ def train(
         transient=False,
     )
     bar = progress.add_task("train", total=config.timesteps, status="")
-    stop = StopOnSignal()
+    stop = StopOnSignal(on_abort=lambda: abort_message(run_dir))
+    run.interruptible = stop.interruptible_section
     try:
         with progress, stop:
             while state.step < config.timesteps and not run.out_of_time():

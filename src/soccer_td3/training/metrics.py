@@ -7,53 +7,107 @@ losses appear only after learning_starts), rewriting the header as SB3's CSV wri
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 from soccer_td3.errors import UserError
+from soccer_td3.files import atomic_path, read_text, write_failed
 
 STEP_KEY = "time/total_timesteps"
 TIME_KEY = "time/time_elapsed"  # training seconds, summed over resumes
 
 
+def _step(row: list[str]) -> float | None:
+    try:
+        step = float(row[0])
+    except (ValueError, IndexError):
+        return None
+    return step if math.isfinite(step) and step >= 0 else None
+
+
+def read_log(path: Path, increasing: bool) -> tuple[list[str], list[list[str]], str | None]:
+    """A CSV log's header and rows, checked: (columns, rows, note). The first column is the
+    step, non-decreasing down the file (strictly increasing when `increasing`: progress.csv
+    has one row per step). A last row cut short (a kill or a full disk mid-write) is dropped,
+    and `note` says so; any other damage is one UserError naming the file."""
+    move_aside = f"move {path.name} aside and resume: the run continues without that history"
+    text = read_text(path, "log", move_aside)
+    lines = list(csv.reader(io.StringIO(text)))
+    if not lines:
+        return [], [], None
+    columns = lines[0]
+    if not columns or columns[0] != STEP_KEY:
+        raise UserError(
+            f"{path} is not a soccer-td3 log (its header does not start with {STEP_KEY}); "
+            f"{move_aside}"
+        )
+    rows, note = lines[1:], None
+    unfinished = not text.endswith("\n")  # every whole row ends its line
+    if rows and (unfinished or len(rows[-1]) != len(columns) or _step(rows[-1]) is None):
+        rows, note = rows[:-1], f"{path.name}: its last row was cut short; dropped it"
+    previous = -1.0
+    for number, row in enumerate(rows, start=2):
+        step = _step(row)
+        if (
+            len(row) != len(columns)
+            or step is None
+            or step < previous
+            or (increasing and step == previous)
+        ):
+            raise UserError(f"{path} is damaged at line {number}; {move_aside}")
+        previous = step
+    return columns, rows, note
+
+
 class CsvSink:
-    def __init__(self, path: Path, resume_step: int | None = None) -> None:
+    """One CSV log. Rows are appended, each in one write; a write that fails is cut back, so
+    the file keeps every earlier row whole. A new column rewrites the file under a temporary
+    name, renamed over it (files.py). Rewriting the whole log at every row would do the same
+    quadratically: episodes.csv grows by a row per episode."""
+
+    def __init__(self, path: Path, resume_step: int | None = None, increasing: bool = False):
         self.path = path
         self.columns: list[str] = []
+        self.note: str | None = None
         if path.is_file():
-            with path.open(newline="") as handle:
-                self.columns = next(csv.reader(handle), [])
-            if resume_step is not None:
-                self._drop_rows_after(resume_step)
+            self.columns, rows, self.note = read_log(path, increasing)
+            if resume_step is not None or self.note is not None:
+                # A resumed run replays the steps after its checkpoint: their old rows go.
+                kept = [r for r in rows if resume_step is None or _step(r) <= resume_step]
+                self._rewrite(kept)
 
-    def _drop_rows_after(self, step: int) -> None:
-        """A resumed run replays the steps after its checkpoint: their old rows must go."""
-        with self.path.open(newline="") as handle:
-            rows = [r for r in csv.DictReader(handle) if int(float(r[STEP_KEY])) <= step]
-        with self.path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, self.columns)
-            writer.writeheader()
+    def _rewrite(self, rows: list[list[str]]) -> None:
+        with atomic_path(self.path) as tmp, tmp.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(self.columns)
             writer.writerows(rows)
 
     def write(self, row: dict[str, float]) -> None:
         new = [key for key in row if key not in self.columns]
         if new:
+            old_columns = list(self.columns)
+            rows = read_log(self.path, False)[1] if self.path.is_file() else []
             self.columns.extend(new)
-            self._rewrite_header()
-        with self.path.open("a", newline="") as handle:
-            csv.DictWriter(handle, self.columns).writerow(row)
+            self._rewrite([r + [""] * (len(self.columns) - len(old_columns)) for r in rows])
+        line = io.StringIO()
+        csv.writer(line).writerow([row.get(key, "") for key in self.columns])
+        self._append(line.getvalue())
 
-    def _rewrite_header(self) -> None:
-        rows = []
-        if self.path.is_file():
-            with self.path.open(newline="") as handle:
-                rows = list(csv.DictReader(handle))
-        with self.path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, self.columns)
-            writer.writeheader()
-            writer.writerows(rows)
+    def _append(self, text: str) -> None:
+        size = self.path.stat().st_size if self.path.exists() else 0
+        try:
+            with self.path.open("a", newline="") as handle:
+                handle.write(text)
+                handle.flush()
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.truncate(self.path, size)
+            raise write_failed(self.path, exc) from None
 
 
 class MetricsLogger:
@@ -66,8 +120,9 @@ class MetricsLogger:
     ):
         from torch.utils.tensorboard import SummaryWriter
 
-        self.csv = CsvSink(run_dir / "progress.csv", resume_step)
+        self.csv = CsvSink(run_dir / "progress.csv", resume_step, increasing=True)
         self.episodes = CsvSink(run_dir / "episodes.csv", resume_step)
+        self.notes = [sink.note for sink in (self.csv, self.episodes) if sink.note]
         # purge_step: TensorBoard drops the events a crashed run wrote after the checkpoint.
         purge = None if resume_step is None else resume_step + 1
         self.tensorboard = SummaryWriter(str(run_dir / "tb"), purge_step=purge)

@@ -2,7 +2,7 @@
 
 The TD3 numbers, the speed switches and the red-flag limits each have one source, the config;
 the dataclasses they fill have no defaults of their own, so a switch cannot be dropped on the
-way (as `--precision`, `--compile` and `--cpu-matmul` once were) without a TypeError.
+way (as `--precision` and `--compile` once were) without a TypeError.
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from soccer_td3.agent import matmul_choice
 from soccer_td3.agent.td3 import Acceleration, TD3Hyperparams, TD3Learner
 from soccer_td3.config import TrainConfig
-from soccer_td3.cores import use_available_cores
+from soccer_td3.cores import cpu_flags
 from soccer_td3.errors import UserError
 from soccer_td3.training.redflags import RedFlagThresholds
 
@@ -43,15 +41,9 @@ def td3_hyperparams(config: TrainConfig) -> TD3Hyperparams:
 
 
 def learner_settings(config: TrainConfig) -> LearnerSettings:
-    """`config.cpu_matmul` must be resolved first (resolve_cpu_matmul turns `auto` into a
-    backend)."""
-    if config.cpu_matmul == "auto":
-        raise ValueError("resolve cpu_matmul auto (resolve_cpu_matmul) first")
     return LearnerSettings(
         hp=td3_hyperparams(config),
-        acceleration=Acceleration(
-            precision=config.precision, compile=config.compile, cpu_matmul=config.cpu_matmul
-        ),
+        acceleration=Acceleration(precision=config.precision, compile=config.compile),
         redflags=RedFlagThresholds(
             window=config.redflag_window,
             loss_growth=config.redflag_loss_growth,
@@ -88,35 +80,17 @@ def build_learner(config: TrainConfig, obs_dim: int, act_dim: int, low, high, de
     )
 
 
-def resolve_cpu_matmul(config: TrainConfig) -> tuple[TrainConfig, str | None]:
-    """`cpu_matmul: auto` made concrete for this machine, and the line that says why (None when
-    nothing was resolved). The result goes into the run's config.yaml, so a resume or a
-    `--config` of it reuses the choice instead of measuring again."""
-    if config.cpu_matmul != "auto":
-        return config, None
-    device = resolve_device(config.device)
-    if device.type != "cpu" or config.precision != "fp32":
-        resolved = config.model_copy(update={"cpu_matmul": "blas"})
-        return resolved, (
-            f"cpu_matmul auto -> blas: the fp32 CPU path it chooses for is unused with "
-            f"device {device.type}, precision {config.precision}"
-        )
-    use_available_cores()  # the choice depends on the thread count it will run with
-    scratch_config = config.model_copy(update={"cpu_matmul": "blas", "compile": False})
-    bound = np.ones(config.action_size)
-    scratch = build_learner(
-        scratch_config, config.observation_size, config.action_size, -bound, bound, "cpu"
-    )
-    choice = matmul_choice.choose(scratch, config.batch_size)
-    resolved = config.model_copy(update={"cpu_matmul": choice.backend})
-    return resolved, choice.line(matmul_choice.cache_file())
+def native_bf16(flags: set[str]) -> bool:
+    """bf16 products in hardware: AVX512-BF16 (Zen 4, Cooper Lake) or AMX (Sapphire Rapids).
+    Without them bf16 is emulated with fp32 arithmetic plus conversions: slower than fp32."""
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def precision_warning(config: TrainConfig, flags: set[str] | None = None) -> str | None:
     """One line when bf16 is asked for on a CPU that would emulate it."""
     if config.precision != "bf16" or resolve_device(config.device).type != "cpu":
         return None
-    if matmul_choice.native_bf16(matmul_choice.cpu_flags() if flags is None else flags):
+    if native_bf16(cpu_flags() if flags is None else flags):
         return None
     return (
         "WARNING: --precision bf16 on a CPU without native bf16 (no avx512_bf16, no AMX): "

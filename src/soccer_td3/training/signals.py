@@ -3,8 +3,10 @@ checkpoint; a second one ends it at once."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -16,19 +18,42 @@ class TrainingInterrupted(Exception):
         self.step, self.checkpoint = step, checkpoint
 
 
+class EvaluationInterrupted(Exception):
+    """The first SIGINT/SIGTERM came during an evaluation: it is abandoned (it would hold the
+    stop for tens of seconds), and the run stops with a checkpoint as after any step."""
+
+
 class StopOnSignal:
     """While active, the first SIGINT/SIGTERM asks the loop to stop after the current step
-    (it then writes a checkpoint); a second one exits at once. Checkpoints are written
-    atomically, so exiting mid-write leaves the previous one intact."""
+    (it then writes a checkpoint); a second one exits at once, after `on_abort` (which
+    removes a half-written checkpoint and says where the last whole one is). Checkpoints are
+    written atomically, so exiting mid-write leaves the previous one intact."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_abort: Callable[[], None] | None = None) -> None:
         self.requested = False
+        self.on_abort = on_abort
+        self.interruptible = False
         self._previous: dict[int, object] = {}
+
+    @contextlib.contextmanager
+    def interruptible_section(self) -> Iterator[None]:
+        """Inside it, the first signal raises EvaluationInterrupted at once instead of
+        waiting for the step's end: for work that changes no training state."""
+        self.interruptible = True
+        try:
+            yield
+        finally:
+            self.interruptible = False
 
     def _handle(self, signum, frame) -> None:
         if self.requested:
+            if self.on_abort is not None:
+                self.on_abort()
             os._exit(128 + signum)
         self.requested = True
+        if self.interruptible:
+            self.interruptible = False
+            raise EvaluationInterrupted
 
     def __enter__(self) -> StopOnSignal:
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -29,8 +29,7 @@ from soccer_td3.training.checkpoint import (
     load_checkpoint,
 )
 from soccer_td3.training.loop import train
-from soccer_td3.training.run_dir import new_run_dir
-from soccer_td3.training.settings import resolve_cpu_matmul
+from soccer_td3.training.prepare import prepare_run
 from soccer_td3.training.signals import RedFlagStop
 from soccer_td3.tuning.space import SearchSpace, sample, trial_config
 
@@ -108,20 +107,24 @@ class TrialObjective:
         # read that folder, then record this trial's own at once, so a worker killed in the
         # next moment leaves the study naming the folder this trial made, not its parent's.
         earlier = trial.user_attrs.get("run_dir")
-        run_dir = new_run_dir(self.save_dir / f"trial_{trial.number}")
-        trial.set_user_attr("run_dir", str(run_dir.resolve()))
         config = trial_config(self.base, sample(trial, self.space))
-        config, matmul_line = resolve_cpu_matmul(config)  # per machine: workers may differ
-        if matmul_line:
-            self.console.print(matmul_line)
         resume = self.earlier_attempt(trial, earlier, config)
-        config.to_yaml(run_dir / "config.yaml")
+        prepared = prepare_run(config, self.save_dir / f"trial_{trial.number}", resume)
+        run_dir = prepared.run_dir
+        trial.set_user_attr("run_dir", str(run_dir.resolve()))
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("config", config.model_dump(mode="json"))
         print(f"trial {trial.number}: {run_dir}  {trial.params}", flush=True)
         scores = ScoreReporter(trial)
         try:
-            train(config, run_dir, console=self.console, on_eval=scores, resume=resume)
+            train(
+                config,
+                run_dir,
+                console=self.console,
+                init=prepared.init,
+                on_eval=scores,
+                resume=resume,
+            )
         except RedFlagStop as flag:  # --set strict_redflags=true: a verdict, like divergence
             raise optuna.TrialPruned(str(flag)) from None
         except UserError:
@@ -130,6 +133,8 @@ class TrialObjective:
                     f"losses went non-finite (see {run_dir / 'redflags.log'})"
                 ) from None
             raise
+        finally:
+            prepared.claim.release()  # a worker runs trial after trial: one lock at a time
         if scores.last is None:  # command.py sets eval_freq <= timesteps, so not reached
             raise UserError(f"trial {trial.number} made no evaluation to score it")
         return scores.last
@@ -160,14 +165,12 @@ class TrialObjective:
 
 def same_settings(config_file: Path, config: TrainConfig) -> bool:
     """Whether a folder's run is this trial's: another machine's path may name another run.
-    The CPU backend and device may differ per machine without changing the run."""
+    The device may differ per machine without changing the run; cpu_matmul is retired."""
     try:
         theirs = yaml.safe_load(config_file.read_text())
     except (OSError, yaml.YAMLError):
         return False
     ours = config.model_dump(mode="json")
     return isinstance(theirs, dict) and all(
-        theirs.get(key) == value
-        for key, value in ours.items()
-        if key not in ("cpu_matmul", "device")
+        theirs.get(key) == value for key, value in ours.items() if key != "device"
     )

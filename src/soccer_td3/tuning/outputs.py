@@ -18,6 +18,7 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.trial import FrozenTrial, TrialState
 
 from soccer_td3.config import TrainConfig
+from soccer_td3.files import atomic_path, write_text
 
 BEST_CONFIG = "best_config.yaml"
 TRIALS_TABLE = "trials.csv"
@@ -38,7 +39,7 @@ def write_best_config(study: optuna.Study, trial: FrozenTrial, path: Path) -> No
         f"{trial.value:.4f} after {config.timesteps} steps ({trial.user_attrs.get('run_dir')}).\n"
         f"# Train it longer: soccer-td3 train --config {path.name} --timesteps 5000000\n"
     )
-    path.write_text(header + yaml.safe_dump(config.model_dump(), sort_keys=False))
+    write_text(path, header + yaml.safe_dump(config.model_dump(), sort_keys=False))
 
 
 def _retries(trials: list[FrozenTrial]) -> dict[int, int]:
@@ -85,7 +86,7 @@ def write_trials_table(trials: list[FrozenTrial], path: Path) -> None:
     fields: list[str] = []
     for row in rows:
         fields += [key for key in row if key not in fields]
-    with path.open("w", newline="") as handle:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields or ["number"], restval="")
         writer.writeheader()
         writer.writerows(rows)

@@ -24,6 +24,7 @@ import yaml
 
 from soccer_td3.config import PRESETS, TrainConfig, build_config, parse_net
 from soccer_td3.errors import UserError
+from soccer_td3.files import read_text
 
 Scalar = str | int | float | bool  # what Optuna stores as a categorical choice
 
@@ -122,10 +123,9 @@ def check_space(space: SearchSpace, base: TrainConfig, source: str = "search spa
 def load_search_space(path: Path) -> SearchSpace:
     """The default space with the file's parameters replaced."""
     where = f"search space file {path}"
-    if not path.is_file():
-        raise UserError(f"{where} does not exist; pass an existing YAML file to --search-space")
+    text = read_text(path, "search space file", "pass a YAML file to --search-space")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise UserError(f"{where} is not valid YAML ({exc.__class__.__name__}); fix it") from None
     if data is None:
