@@ -79,7 +79,7 @@ def ours_rate(
 ) -> tuple[float, float]:
     """(physics steps/s, updates/s) of the soccer preset training, from its own progress.csv
     rows after learning_starts + warmup. cores 1: one in-process env, one thread, pinned."""
-    log_every = 2_500
+    log_every = max(500, env_steps // 10 // 50 * 50)  # ten rows or more in the window
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
         command = [

@@ -22,11 +22,15 @@ SHORT = ["--learning-starts", "100", "--batch-size", "32", "--device", "cpu"]
 
 
 def start(*args: str) -> subprocess.Popen:
+    """The CLI in a process of its own, with SIGINT's default action restored: a shell's
+    background job (make test &) inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt, as a user's terminal would."""
     return subprocess.Popen(
         [sys.executable, "-m", "soccer_td3", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
@@ -44,7 +48,7 @@ def test_two_trains_into_one_folder_at_once_get_a_folder_each(tmp_path: Path):
     outputs = [p.communicate(timeout=300) for p in (first, second)]
     assert [p.returncode for p in (first, second)] == [0, 0], outputs
     runs = [folder, tmp_path / "d_1"]
-    assert any("writing this one to" in err for _, err in outputs)
+    assert any("writing this one to" in " ".join(err.split()) for _, err in outputs)
     assert sorted(trained_net(run) for run in runs) == [[32], [64, 64]]
     for run in runs:  # each folder holds one run: its config is its weights', its rows its own
         assert yaml.safe_load((run / "config.yaml").read_text())["actor_net"] == trained_net(run)
@@ -196,7 +200,7 @@ def test_two_ctrl_c_in_a_row_leave_no_orphan_and_no_traceback(tmp_path):
     # 130: the second landed inside the stop and cut it short. 0, or killed by SIGINT (-2):
     # it landed after the stop had written its checkpoint and said so, as the process ended.
     assert process.returncode in (0, 130, -signal.SIGINT), err
-    assert "Traceback" not in err
+    assert "Traceback" not in err, err
     if process.returncode == 130:
         assert f"--resume {run}" in err.strip().splitlines()[-1]
     else:
@@ -233,9 +237,9 @@ def test_soak_kill_9_at_random_moments_then_resume(tmp_path: Path):
     rng = random.Random(29)
     for cycle in range(int(os.environ.get("SOAK_CYCLES", "3"))):
         run = tmp_path / f"cycle{cycle}"
-        args = [*SHORT, "--timesteps", "1500", "--net", "32", "--checkpoint-freq", "200"]
+        args = [*SHORT, "--timesteps", "1000", "--net", "32", "--checkpoint-freq", "200"]
         process = start("train", *args, "--log-interval", "100", "--save-dir", str(run))
-        time.sleep(rng.uniform(2.5, 6.0))  # start-up takes ~2.5 s; the run ~4 s more
+        time.sleep(rng.uniform(2.5, 5.0))  # start-up takes ~2.5 s; the run ~2 s more
         process.kill()
         process.communicate()
         if (run / "checkpoints" / "latest").is_file():
@@ -245,5 +249,5 @@ def test_soak_kill_9_at_random_moments_then_resume(tmp_path: Path):
             again = soccer_td3("train", *args, "--save-dir", str(run))
         assert again.returncode == 0, (cycle, again.stderr)
         _, rows, _ = read_log(run / "progress.csv", increasing=True)
-        assert int(rows[-1][0]) == 1500, cycle
+        assert int(rows[-1][0]) == 1000, cycle
         load_actor(run / "final" / "actor.safetensors")

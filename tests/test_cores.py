@@ -9,7 +9,10 @@ import torch
 
 from soccer_td3.cores import ThreadGovernor, available_cores, cpu_sample, others_usage
 
-pytestmark = pytest.mark.skipif(len(available_cores()) < 2, reason="needs 2 cores")
+pytestmark = [
+    pytest.mark.skipif(len(available_cores()) < 2, reason="needs 2 cores"),
+    pytest.mark.quiet,  # make test runs these after the parallel part, on a quiet machine
+]
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ handler in its parser's defaults: main() dispatches on that, not on the command'
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import shutil
 import signal
@@ -605,7 +606,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:
         # The command is done and has said so: a Ctrl-C now could only interrupt Python's own
         # shutdown (its finalizers), with a traceback and nothing to gain.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # A Ctrl-C that arrived just before is delivered by signal.signal itself (it checks
+        # for pending signals): the work is done all the same.
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     return code
 
 

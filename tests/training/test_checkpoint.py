@@ -90,6 +90,7 @@ def test_sigterm_writes_a_checkpoint_and_exits_0(tmp_path: Path):
     assert checkpoint.state["step"] >= 200
 
 
+@pytest.mark.quiet  # times the stop
 def test_a_stop_during_an_evaluation_does_not_wait_for_it_and_the_resume_evaluates_first(
     tmp_path: Path,
 ):
@@ -121,7 +122,9 @@ def test_a_stop_during_an_evaluation_does_not_wait_for_it_and_the_resume_evaluat
     assert step >= 1000 and "Resume with" in out
     with (run / "progress.csv").open() as handle:
         assert not any(r.get("eval/mean_score") for r in csv.DictReader(handle))
-    resumed = soccer_td3("train", "--resume", str(run), "--timesteps", str(step + 100))
+    resumed = soccer_td3(
+        "train", "--resume", str(run), "--timesteps", str(step + 100), "--eval-episodes", "1"
+    )
     assert resumed.returncode == 0, resumed.stderr
     with (run / "progress.csv").open() as handle:
         evaluated = [

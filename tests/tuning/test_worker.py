@@ -161,10 +161,10 @@ def test_a_lapsed_heartbeat_retries_the_trial_once_and_its_first_worker_moves_on
 
 
 def test_a_trial_that_runs_out_of_memory_fails_alone_and_the_next_completes(tmp_path):
-    """A real allocation failure: a worker capped at 4 GB of address space (a tiny trial peaks
-    near 1.8 GB here) gets a trial whose batch of a million through the large nets (one layer's
-    activations alone are 4 GB) cannot fit. That trial is FAIL; the worker goes on and
-    completes the next one."""
+    """A worker capped at 4 GB of address space (a tiny trial peaks near 1.8 GB here) gets a
+    trial whose batch of a million through the large nets (one layer's activations alone are
+    4 GB) cannot fit: refused by the memory estimate before its folder is made, or by the
+    allocation itself. That trial is FAIL; the worker goes on and completes the next one."""
     url = f"sqlite:///{tmp_path / 'study.db'}"
     space = tmp_path / "space.yaml"
     space.write_text("net: ['64,64', large]\nbatch_size: [32, 1000000]\n")

@@ -99,7 +99,7 @@ def new_run_dir(save_dir: Path) -> tuple[Path, FolderClaim]:
     """`save_dir` itself if it holds no run yet, else the first free `save_dir_<n>` beside it,
     claimed for this process. Creates the folder, so an unwritable location fails here, before
     any training time is spent."""
-    return claim_new_folder(save_dir, holds_run, "--save-dir")
+    return claim_new_folder(save_dir, holds_run, "--save_dir")
 
 
 def writable_dir(folder: Path, flag: str) -> Path:

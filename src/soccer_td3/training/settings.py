@@ -134,7 +134,7 @@ def check_memory(config: TrainConfig, device: torch.device) -> None:
         free = torch.cuda.mem_get_info()[0]
     if free is not None and need > free:
         raise UserError(
-            f"the networks and the replay buffer need about {need / 1e9:.1f} GB, but this "
-            f"machine has {free / 1e9:.1f} GB available; use smaller --net / --actor-net / "
+            f"the networks and the replay buffer need about {need / 1e9:.1f} GB of memory, but "
+            f"this machine has {free / 1e9:.1f} GB available; use smaller --net / --actor-net / "
             "--critic-net or --buffer-size"
         )
