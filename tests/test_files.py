@@ -53,3 +53,22 @@ def test_read_text_refuses_in_one_line_what_is_no_text_file(tmp_path: Path, make
     with pytest.raises(UserError, match=re.escape(words)) as error:
         read_text(path, "config file", "pass a YAML file to --config")
     assert "--config" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_target_that_is_no_regular_file_is_written_in_place(tmp_path: Path):
+    """`--json /dev/stdout` or a pipe: renaming over it would put a file where the device
+    or the pipe was (as root, the hostile sweep replaced /dev/full so)."""
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    write_text(fifo, '{"score": 1}')
+    reader.join(timeout=10)
+    assert received == ['{"score": 1}']
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]

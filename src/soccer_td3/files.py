@@ -49,7 +49,15 @@ def fsync_path(path: Path) -> None:
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path to write `path`'s new content to (by any library); renamed over
-    `path` when the block ends without error, removed when it fails."""
+    `path` when the block ends without error, removed when it fails. A target that exists
+    and is no regular file (/dev/stdout, a pipe, /dev/full) is written in place: renaming over
+    it would replace a device with a file."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        try:
+            yield path
+        except OSError as exc:
+            raise write_failed(path, exc) from None
+        return
     tmp = temporary_name(path)
     try:
         yield tmp

@@ -69,7 +69,8 @@ def read_weight_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any
         meta = {key: json.loads(value) for key, value in raw_meta.items()}
     except (SafetensorError, OSError, ValueError) as exc:
         raise UserError(
-            f"{path} is not a readable safetensors weight file ({exc}); re-export it"
+            f"{path} is not a readable safetensors weight file ({exc}): it is damaged or not one "
+            "soccer-td3 wrote; pass a run's final/ or best/ folder, or train again"
         ) from None
     for key in ("obs_dim", "act_dim", "hidden", "activation"):
         if key not in meta:
