@@ -251,3 +251,32 @@ def test_soak_kill_9_at_random_moments_then_resume(tmp_path: Path):
         _, rows, _ = read_log(run / "progress.csv", increasing=True)
         assert int(rows[-1][0]) == 1000, cycle
         load_actor(run / "final" / "actor.safetensors")
+
+
+def test_a_resume_of_a_read_only_run_is_one_line_before_any_work(small_disk):
+    disk = small_disk(4096)
+    run = disk / "run"
+    assert soccer_td3("train", *TINY_RUN, "--save-dir", str(run)).returncode == 0
+    before = checksums(run)
+    subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+    result = soccer_td3("train", "--resume", str(run), "--timesteps", "600")
+    assert_one_line_error(result, "cannot write the folder", "--resume")
+    assert checksums(run) == before
+
+
+def test_ctrl_c_during_start_up_is_one_line_and_leaves_no_folder(tmp_path: Path):
+    run = tmp_path / "run"
+    process = start("train", *SHORT, "--timesteps", "100000", "--save-dir", str(run))
+    deadline = time.time() + 60
+    while not run.exists() and time.time() < deadline:  # the folder is claimed: set-up runs
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    if (run / "progress.csv").is_file():
+        pytest.skip("the run reached its first step before the signal: not a start-up case")
+    assert process.returncode == 130, err
+    assert err.strip().splitlines()[-1] == (
+        "soccer-td3: interrupted (Ctrl-C); no file was left half-written"
+    )
+    assert "Traceback" not in err
+    assert not run.exists()  # what the run had written is undone
