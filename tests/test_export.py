@@ -101,3 +101,18 @@ def test_export_without_weights_is_one_line_exit_2(tmp_path: Path):
     result = soccer_td3("export", str(tmp_path), "--out", str(tmp_path / "o"))
     assert_one_line_error(result, "no weights at")
     assert not (tmp_path / "o").exists()
+
+
+def test_a_non_finite_observation_is_refused_by_the_submission_in_words(two_task_run, tmp_path):
+    """Issue 29: the exported model returned NaN actions for a NaN input without a word."""
+    import numpy as np
+    import pytest
+
+    from soccer_td3.cli import main
+
+    assert main(["export", str(two_task_run), "--save-dir", str(tmp_path / "sub")]) == 0
+    namespace = {"np": np}
+    exec((tmp_path / "sub" / "preprocessor.py").read_text(), namespace)
+    preprocessor = namespace["Preprocessor"]()
+    with pytest.raises(ValueError, match="NaN or inf values"):
+        preprocessor.modify_state(np.full(45, np.nan, dtype=np.float32), {})

@@ -119,6 +119,11 @@ class Preprocessor:
         if obs.ndim == 2:
             rows = [self.modify_state(o, row_info(info, i)) for i, o in enumerate(obs)]
             return np.stack(rows)
+        if not np.all(np.isfinite(obs)):
+            raise ValueError(
+                "soccer_td3 preprocessor: the observation holds NaN or inf values; the model "
+                "would act on them with NaN actions. Check the environment that produced it"
+            )
         if OBS_MODE == "raw":
             if obs.shape[-1] != MODEL_INPUT_SIZE:
                 raise ValueError(
