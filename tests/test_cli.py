@@ -274,7 +274,8 @@ def test_export_never_overwrites_an_export(two_task_run, tmp_path):
 
 
 def test_undoing_a_run_that_never_trained_keeps_what_was_there(tmp_path):
-    from soccer_td3.cli import remove_what_we_wrote, trained_any_step
+    from soccer_td3.cli import trained_any_step
+    from soccer_td3.training.run_dir import remove_what_we_wrote
 
     run = tmp_path / "run"
     run.mkdir()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import shutil
 import signal
 import sys
 from pathlib import Path
@@ -292,22 +291,13 @@ def trained_any_step(run_dir: Path) -> bool:
     return (run_dir / "checkpoints").exists() or rows > 1
 
 
-def remove_what_we_wrote(run_dir: Path, found: set[Path]) -> None:
-    """Undo a run folder that never trained: what this run wrote, and the folder if it is
-    then empty; anything that was there before stays."""
-    for path in run_dir.iterdir():
-        if path not in found:
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-    if not any(run_dir.iterdir()):
-        run_dir.rmdir()
-
-
 def run_train(args: argparse.Namespace) -> None:
     from rich.console import Console
 
     from soccer_td3.training.checkpoint import has_checkpoint, load_checkpoint, run_folder
     from soccer_td3.training.loop import train
     from soccer_td3.training.prepare import prepare_run
+    from soccer_td3.training.run_dir import remove_what_we_wrote
     from soccer_td3.training.signals import RedFlagStop, TrainingInterrupted
 
     console = Console(stderr=True)

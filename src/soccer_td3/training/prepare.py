@@ -9,6 +9,8 @@ run leaves no folder behind and a run's config.yaml changes only once its resume
 
 from __future__ import annotations
 
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from soccer_td3.training.checkpoint import (
 )
 from soccer_td3.training.loop import load_init_weights, template_networks
 from soccer_td3.training.metrics import read_log
-from soccer_td3.training.run_dir import FolderClaim, claim, new_run_dir
+from soccer_td3.training.run_dir import FolderClaim, claim, new_run_dir, remove_what_we_wrote
 from soccer_td3.training.settings import check_memory, resolve_device
 
 
@@ -74,13 +76,27 @@ def prepare_run(
     save_dir, the resume of `checkpoint` in its own folder. Checked, claimed, and its
     config.yaml written."""
     init = check_before_writing(config, checkpoint)
-    if save_dir is not None:
-        run_dir, held = new_run_dir(save_dir)
-    elif checkpoint is not None:
-        run_dir = run_folder(checkpoint)
-        held = claim(run_dir, "training this run", "--resume (a run folder you can write)")
-    else:
+    if save_dir is None and checkpoint is None:
         raise ValueError("prepare_run needs a save_dir, a checkpoint, or both")
-    found = {path for path in run_dir.iterdir() if path.name != ".lock"}
-    config.to_yaml(run_dir / "config.yaml")
+    # Ctrl-C waits while the folder is made and claimed and config.yaml written; one that came
+    # meanwhile is raised after it, and what this run wrote is undone.
+    asked: list[int] = []  # a Ctrl-C meanwhile waits for the folder to be whole
+    main_thread = threading.current_thread() is threading.main_thread()  # handlers live there
+    if main_thread:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: asked.append(signum))
+    try:
+        if save_dir is not None:
+            run_dir, held = new_run_dir(save_dir)
+        else:
+            run_dir = run_folder(checkpoint)
+            held = claim(run_dir, "training this run", "--resume (a run folder you can write)")
+        found = {path for path in run_dir.iterdir() if path.name != ".lock"}
+        config.to_yaml(run_dir / "config.yaml")
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
+    if asked:
+        if save_dir is not None:
+            remove_what_we_wrote(run_dir, found)
+        raise KeyboardInterrupt
     return PreparedRun(config, run_dir, held, found, checkpoint, init, asked=save_dir)

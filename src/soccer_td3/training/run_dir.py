@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -116,3 +117,13 @@ def writable_dir(folder: Path, flag: str) -> Path:
             f"cannot write the folder {folder}: {exc.strerror or exc}; pass a writable {flag}"
         ) from None
     return folder
+
+
+def remove_what_we_wrote(run_dir: Path, found: set[Path]) -> None:
+    """Undo a run folder that never trained: what this run wrote, and the folder if it is
+    then empty; anything that was there before stays."""
+    for path in run_dir.iterdir():
+        if path not in found:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    if not any(run_dir.iterdir()):
+        run_dir.rmdir()
