@@ -18,7 +18,12 @@ from soccer_td3.envs.command import COMMAND_SIZE
 from soccer_td3.envs.control import ControlSpec
 from soccer_td3.envs.observation import FEATURE_TASKS
 from soccer_td3.envs.registry import TASKS
-from soccer_td3.envs.shaping import DEFAULT_SHAPING, ShapingWeights, resolve_shaping
+from soccer_td3.envs.shaping import (
+    DEFAULT_SHAPING,
+    SHAPING_TERMS,
+    ShapingWeights,
+    resolve_shaping,
+)
 from soccer_td3.errors import UserError
 from soccer_td3.files import read_text, write_text
 from soccer_td3.skills.walk import SKILL_EVERY
@@ -123,7 +128,7 @@ class TrainConfig(BaseModel):
     shaping: ShapingWeights = Field(
         default_factory=ShapingWeights,
         description="Reward shaping: none, default (README, 'Reward shaping') or a YAML file "
-        "of term weights (fall, away_from_ball, step, toward_target, upright).",
+        f"of term weights ({', '.join(SHAPING_TERMS)}, env_reward, potential_gamma).",
     )
     # --- networks
     actor_net: list[int] = Field(

@@ -266,7 +266,7 @@ def test_a_half_written_checkpoint_from_an_abort_is_removed_by_the_next(tmp_path
     [
         ("../../other/checkpoints/step_100", "not a step_<N> checkpoint of its own run"),
         ("/etc", "not a step_<N> checkpoint"),
-        (b"\xff\xfe\x00", "unreadable"),
+        (b"\xff\xfe\x00", "not a text file"),
     ],
 )
 def test_a_latest_pointer_never_leaves_its_run(tmp_path: Path, pointer, words):

@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from soccer_td3.agent.replay import ReplayBuffer
 from soccer_td3.agent.td3 import TD3Learner
 from soccer_td3.errors import UserError
-from soccer_td3.files import fsync_path
+from soccer_td3.files import fsync_path, read_text
 
 NETS = ("actor", "critic", "actor_target", "critic_target")
 OPTIMIZERS = ("actor_optimizer", "critic_optimizer")
@@ -176,13 +176,8 @@ def has_checkpoint(run_dir: Path) -> bool:
 def read_pointer(pointer: Path) -> Path:
     """The checkpoint a `latest` file names: a `step_<N>` folder beside it, nothing else (a
     pointer holding `../../other/...` would lead into another run's folder)."""
-    try:
-        name = pointer.read_bytes().decode("utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(
-            f"{pointer} is unreadable ({exc.__class__.__name__}); resume from a "
-            f"{pointer.parent}/step_<N> folder instead"
-        ) from None
+    instead = f"resume from a {pointer.parent}/step_<N> folder instead"
+    name = read_text(pointer, "checkpoint pointer", instead).strip()
     if not re.fullmatch(r"step_\d+", name):
         raise UserError(
             f"{pointer} names {name[:60]!r}, not a step_<N> checkpoint of its own run; resume "

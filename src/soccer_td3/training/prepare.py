@@ -25,7 +25,13 @@ from soccer_td3.training.checkpoint import (
 )
 from soccer_td3.training.loop import load_init_weights, template_networks
 from soccer_td3.training.metrics import read_log
-from soccer_td3.training.run_dir import FolderClaim, claim, new_run_dir, remove_what_we_wrote
+from soccer_td3.training.run_dir import (
+    LOCK_FILE,
+    FolderClaim,
+    claim,
+    new_run_dir,
+    remove_what_we_wrote,
+)
 from soccer_td3.training.settings import check_memory, resolve_device
 
 
@@ -80,22 +86,22 @@ def prepare_run(
         raise ValueError("prepare_run needs a save_dir, a checkpoint, or both")
     # Ctrl-C waits while the folder is made and claimed and config.yaml written; one that came
     # meanwhile is raised after it, and what this run wrote is undone.
-    asked: list[int] = []  # a Ctrl-C meanwhile waits for the folder to be whole
+    interrupted: list[int] = []
     main_thread = threading.current_thread() is threading.main_thread()  # handlers live there
     if main_thread:
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: asked.append(signum))
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
     try:
         if save_dir is not None:
             run_dir, held = new_run_dir(save_dir)
         else:
             run_dir = run_folder(checkpoint)
             held = claim(run_dir, "training this run", "--resume (a run folder you can write)")
-        found = {path for path in run_dir.iterdir() if path.name != ".lock"}
+        found = {path for path in run_dir.iterdir() if path.name != LOCK_FILE}
         config.to_yaml(run_dir / "config.yaml")
     finally:
         if main_thread:
             signal.signal(signal.SIGINT, previous)
-    if asked:
+    if interrupted:
         if save_dir is not None:
             remove_what_we_wrote(run_dir, found)
         raise KeyboardInterrupt
