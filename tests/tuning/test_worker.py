@@ -137,11 +137,13 @@ def test_a_lapsed_heartbeat_retries_the_trial_once_and_its_first_worker_moves_on
     stops that trial and goes on, alive and without a traceback."""
     url = f"sqlite:///{tmp_path / 'study.db'}"
     args = ["--storage", url, "--trials", "1", "--search-space", str(tiny_space)]
-    args += ["--timesteps-per-trial", "1000", "--heartbeat-interval", "1", "--grace-period", "3"]
+    # A grace of 8 s, not 3: with another test's process on the two cores, the retry's own
+    # heartbeat was once seen more than 3 s late, and the thawed worker failed it too.
+    args += ["--timesteps-per-trial", "1000", "--heartbeat-interval", "1", "--grace-period", "8"]
     frozen = start_worker(tmp_path / "a", *args)
     wait_for(lambda: evaluated_running_trials(url, tmp_path / "a"), 180, "an evaluated trial")
     frozen.send_signal(signal.SIGSTOP)
-    time.sleep(5)  # past the grace period: the trial's heartbeat is stale
+    time.sleep(10)  # past the grace period: the trial's heartbeat is stale
     other = start_worker(tmp_path / "b", *args, core=1)
     try:
         wait_for(
