@@ -143,19 +143,19 @@ def sb3_steps_per_second(args: argparse.Namespace, turns: Turns) -> float:
     model = TD3(
         "MlpPolicy",
         env,
-        learning_rate=config.learning_rate,
-        buffer_size=config.buffer_size,
+        learning_rate=config.td3.learning_rate,
+        buffer_size=config.td3.buffer_size,
         learning_starts=args.learning_starts,
-        batch_size=config.batch_size,
-        train_freq=config.train_freq,
-        gradient_steps=config.gradient_steps,
+        batch_size=config.td3.batch_size,
+        train_freq=config.td3.train_freq,
+        gradient_steps=config.td3.gradient_steps,
         action_noise=NormalActionNoise(
-            np.zeros(act_dim), config.exploration_noise * np.ones(act_dim)
+            np.zeros(act_dim), config.td3.exploration_noise * np.ones(act_dim)
         ),
         # gamma, tau, policy_delay, target noise: the numbers our learner is built with.
         **sb3_hyperparams(config),
         policy_kwargs={
-            "net_arch": {"pi": config.actor_net, "qf": config.critic_net},
+            "net_arch": {"pi": config.networks.actor_net, "qf": config.networks.critic_net},
             "activation_fn": torch.nn.ReLU,
         },
         seed=args.seed,
@@ -345,8 +345,8 @@ def main() -> None:
         turns.peer_ready.wait()  # its start-up (imports) would disturb ours
     ours = ours_steps_per_second(args, turns)
     defaults = build_config()
-    precision = args.precision or defaults.precision
-    compiled = defaults.compile if args.compile is None else args.compile
+    precision = args.precision or defaults.speed.precision
+    compiled = defaults.speed.compile if args.compile is None else args.compile
     what = f"{precision}, {'compiled' if compiled else 'eager'}"
     if args.bound:
         what = f"bound: {BOUNDS[args.bound]}, no training"

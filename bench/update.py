@@ -127,11 +127,11 @@ def warmed_learner(config, device: str, buffer: ReplayBuffer):
     torch.manual_seed(0)
     learner = build_learner(config, OBS_DIM, ACT_DIM, [-1.0] * ACT_DIM, [1.0] * ACT_DIM, device)
     start = time.perf_counter()
-    for _ in range(2 * config.policy_delay):  # compiles both paths when compiled
-        learner.update(buffer.sample(config.batch_size))
+    for _ in range(2 * config.td3.policy_delay):  # compiles both paths when compiled
+        learner.update(buffer.sample(config.td3.batch_size))
     warmup = time.perf_counter() - start
     for _ in range(20):
-        learner.update(buffer.sample(config.batch_size))
+        learner.update(buffer.sample(config.td3.batch_size))
     return learner, warmup
 
 
@@ -158,10 +158,13 @@ def main() -> None:
     precisions = args.precision or ["fp32", "bf16"]
     compiles = [False, True] if args.compile is None else [args.compile]
     shapes = matmul_shapes(
-        config.actor_net, config.critic_net, config.batch_size, config.policy_delay
+        config.networks.actor_net,
+        config.networks.critic_net,
+        config.td3.batch_size,
+        config.td3.policy_delay,
     )
     print(
-        f"preset {args.preset}, batch {config.batch_size}, device {args.device}, "
+        f"preset {args.preset}, batch {config.td3.batch_size}, device {args.device}, "
         f"{torch.get_num_threads()} threads, torch {torch.__version__}; "
         f"{args.rounds} rounds, each timing the floor and every row in turn"
     )
@@ -169,7 +172,7 @@ def main() -> None:
     rows = []  # (precision, mode, learner, warm-up s)
     for precision in precisions:
         for compiled in compiles:
-            run_config = config.model_copy(update={"precision": precision, "compile": compiled})
+            run_config = config.replace(precision=precision, compile=compiled)
             learner, warmup = warmed_learner(run_config, args.device, buffer)
             rows.append((precision, compiled, learner, warmup))
     per_round = max(1, args.updates // args.rounds)
@@ -184,7 +187,7 @@ def main() -> None:
         for i, (_, _, learner, _) in enumerate(rows):
             times[i].append(
                 time_it(
-                    lambda learner=learner: learner.update(buffer.sample(config.batch_size)),
+                    lambda learner=learner: learner.update(buffer.sample(config.td3.batch_size)),
                     1,
                     per_round,
                 )

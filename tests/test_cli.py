@@ -159,9 +159,9 @@ def test_net_and_second_env_build_the_config(tmp_path: Path):
         ]
     )
     config = config_from_args(args)
-    assert config.env == ["LowerT1GoaliePenaltyKick-v0", "LowerT1KickToTarget-v0"]
-    assert config.observation_mode == "features"
-    assert (config.actor_net, config.critic_net) == ([64, 32], [128])
+    assert config.environment.env == ["LowerT1GoaliePenaltyKick-v0", "LowerT1KickToTarget-v0"]
+    assert config.environment.observation_mode == "features"
+    assert (config.networks.actor_net, config.networks.critic_net) == ([64, 32], [128])
 
 
 def test_bad_init_from_is_one_line_exit_2_and_writes_nothing(tmp_path: Path):

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from soccer_td3.agent.weights import read_weight_file
+from soccer_td3.config import build_config
 from soccer_td3.training.metrics import read_log
 from soccer_td3.training.run_dir import try_claim
 from tests.cli_helpers import assert_error_after_output, assert_one_line_error, soccer_td3
@@ -51,7 +51,7 @@ def test_two_trains_into_one_folder_at_once_get_a_folder_each(tmp_path: Path):
     assert any("writing this one to" in " ".join(err.split()) for _, err in outputs)
     assert sorted(trained_net(run) for run in runs) == [[32], [64, 64]]
     for run in runs:  # each folder holds one run: its config is its weights', its rows its own
-        assert yaml.safe_load((run / "config.yaml").read_text())["actor_net"] == trained_net(run)
+        assert build_config(config_file=run / "config.yaml").networks.actor_net == trained_net(run)
         read_log(run / "progress.csv", increasing=True)
 
 

@@ -4,8 +4,8 @@ import re
 from pathlib import Path
 
 from soccer_td3.cli import build_parser
-from soccer_td3.config import TrainConfig
-from soccer_td3.flags import FLAG_GROUPS, spellings
+from soccer_td3.config import PARTS, SETTINGS
+from soccer_td3.flags import GROUP_TITLES, spellings
 from tests.cli_helpers import assert_one_line_error, soccer_td3
 
 SPACE = "net: '64,64'\nbatch_size: [32]\n"
@@ -17,7 +17,7 @@ def settings_flags(command: str) -> set[str]:
     listed = set(re.findall(r"--[a-z][a-z0-9_-]*", help_text))
     return {
         flag
-        for name in TrainConfig.model_fields
+        for name in SETTINGS
         for flag in (spellings(name) if name != "env" else ["--env"])
         if flag in listed
     }
@@ -76,9 +76,10 @@ def test_commands_dispatch_through_their_parser_defaults():
         assert handler.__name__ == f"run_{argv[0]}", argv
 
 
-def test_every_setting_is_in_exactly_one_help_group():
-    grouped = [name for names in FLAG_GROUPS.values() for name in names]
-    assert sorted(grouped) == sorted(TrainConfig.model_fields)
+def test_every_part_has_a_help_group_and_no_setting_is_named_twice():
+    assert list(GROUP_TITLES) == list(PARTS)
+    named = [name for part in PARTS.values() for name in part.model_fields]
+    assert len(named) == len(set(named)) == len(SETTINGS)  # a flat key names one setting
 
 
 def test_help_is_grouped_with_examples_under_every_command():
@@ -89,7 +90,7 @@ def test_help_is_grouped_with_examples_under_every_command():
         text = command.format_help()
         assert "examples:" in text and f"soccer-td3 {name}" in text.split("examples:")[1]
     train = commands["train"].format_help()
-    for title in FLAG_GROUPS:
+    for title in GROUP_TITLES.values():
         assert f"\n{title}:\n" in train
     # a setting sits in its group: --gamma after "TD3:", before "networks:"
     assert train.index("\nTD3:\n") < train.index("\n  --gamma") < train.index("\nnetworks:\n")

@@ -39,7 +39,7 @@ class CompetitionScore(gym.Wrapper):
 def hierarchy_export(tmp_path_factory):
     """A commander over the chaser prior (random small corrections), exported."""
     folder = tmp_path_factory.mktemp("commander")
-    spec = TrainConfig(control="command", prior="chaser", env=[OBSTACLE]).control_spec
+    spec = TrainConfig(control="command", prior="chaser", env=[OBSTACLE]).environment.control_spec
     torch.manual_seed(0)
     actor = Actor(COMMANDER_SIZE, 3, [32, 32], -np.ones(3), np.ones(3))
     meta = {"tasks": [OBSTACLE], "obs": "commander", "control": spec.as_dict()}

@@ -500,7 +500,7 @@ def compare_settings(args: argparse.Namespace) -> dict:
     if args.config is not None:
         settings |= load_yaml(args.config)
     settings |= settings_overrides(args)
-    checked = config_from_args(args, **settings).model_dump(mode="json")
+    checked = config_from_args(args, **settings).flat(mode="json")
     settings = {key: checked[key] for key in settings}  # typed: the plan file compares equal
     if not settings.get("eval_freq"):
         settings["eval_freq"] = max(settings["timesteps"] // 20, 1)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from soccer_td3.envs.build import observation_size
 from soccer_td3.envs.command import COMMAND_SIZE
@@ -84,14 +85,16 @@ def drop_retired_settings(values: dict[str, Any]) -> None:
             )
 
 
-class TrainConfig(BaseModel):
-    """Everything a training run depends on. Validated on construction and on assignment."""
+FROZEN = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+"""Every part's rules. allow_inf_nan: a learning rate of inf (or 1e400, which YAML reads as inf)
+would pass the bounds and diverge at the first update; every float setting must be finite."""
 
-    # allow_inf_nan: a learning rate of inf (or 1e400, which YAML reads as inf) would pass the
-    # bounds and diverge at the first update; every float setting must be a finite number.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
-    # --- what to train on
+class EnvironmentSettings(BaseModel):
+    """What the agent plays: the tasks, what it observes, what an action is, and the reward."""
+
+    model_config = FROZEN
+
     env: list[str] = Field(
         default_factory=lambda: [DEFAULT_TASK],
         description="Task id(s) to train on (see `soccer-td3 envs`).",
@@ -103,92 +106,6 @@ class TrainConfig(BaseModel):
         "ball, target, keeper and defenders (envs/commander.py; control command only); auto = "
         "commander with control command, else raw for one task and features for several.",
     )
-    timesteps: int = Field(5_000_000, gt=0, description="Total environment steps to train for.")
-    max_minutes: float | None = Field(
-        None,
-        gt=0,
-        description="Also stop after this many wall-clock minutes (evaluations included, summed "
-        "over resumes), with a last evaluation and the final model as at `timesteps`: runs of "
-        "different speeds then compare at equal time.",
-    )
-    seed: int = Field(
-        0,
-        ge=0,
-        le=2**32 - 1,  # what every seeded library here takes (numpy's legacy seeding is 32-bit)
-        description="Seed for the envs, the networks and the noise.",
-    )
-    device: Literal["auto", "cpu", "cuda"] = Field(
-        "auto", description="Learner device; auto picks cuda when available."
-    )
-    init_from: str | None = Field(
-        None,
-        description="Start from these weights: a soccer_td3 weight file or run folder, or a "
-        "stable-baselines3 TD3 .zip (actor, and critic when present).",
-    )
-    shaping: ShapingWeights = Field(
-        default_factory=ShapingWeights,
-        description="Reward shaping: none, default (README, 'Reward shaping') or a YAML file "
-        f"of term weights ({', '.join(SHAPING_TERMS)}, env_reward, potential_gamma).",
-    )
-    # --- networks
-    actor_net: list[int] = Field(
-        default_factory=lambda: [512, 256, 128, 64],
-        description="Actor hidden layer sizes, e.g. 512,256,128,64.",
-    )
-    critic_net: list[int] = Field(
-        default_factory=lambda: [512, 256, 128, 64],
-        description="Critic hidden layer sizes (each of the twin Qs), e.g. 512,256,128,64.",
-    )
-    activation: Literal["relu", "tanh", "elu"] = Field(
-        "relu", description="Hidden-layer activation of actor and critics."
-    )
-    # --- optimisation
-    learning_rate: float = Field(3e-4, gt=0, description="Adam learning rate of actor and critic.")
-    batch_size: int = Field(256, gt=0, description="Transitions per gradient step.")
-    buffer_size: int = Field(1_000_000, gt=0, description="Replay buffer capacity (transitions).")
-    learning_starts: int = Field(
-        10_000, ge=0, description="Steps of uniform random actions before learning starts."
-    )
-    train_freq: int = Field(
-        1,
-        gt=0,
-        description="Transitions between training rounds (a transition is one env step, or "
-        "`decimation` of them).",
-    )
-    gradient_steps: int = Field(1, gt=0, description="Gradient steps per training round.")
-    # --- TD3
-    tau: float = Field(0.005, gt=0, le=1, description="Polyak coefficient of the target nets.")
-    gamma: float = Field(0.99, ge=0, lt=1, description="Discount factor.")
-    policy_delay: int = Field(2, gt=0, description="Critic steps per actor (and target) update.")
-    target_policy_noise: float = Field(
-        0.2, ge=0, description="Std of the smoothing noise on target actions (normalised units)."
-    )
-    target_noise_clip: float = Field(
-        0.5, ge=0, description="Clip of the target smoothing noise (normalised units)."
-    )
-    exploration_noise: float = Field(
-        0.1, ge=0, description="Std of the Gaussian exploration noise on the normalised action."
-    )
-    actor_l2: float = Field(
-        0.0,
-        ge=0,
-        description="0: TD3's actor loss; > 0: -Q / mean|Q| + this * mean(action^2), which "
-        "keeps a residual policy near zero unless Q clearly pays (TD3+BC's normalisation).",
-    )
-    warmup: Literal["random", "policy"] = Field(
-        "random",
-        description="Actions before learning_starts: uniform random (SB3's), or the initial "
-        "actor with exploration noise (with actor_last_layer_init and pd_balance: a robot that "
-        "stands and sways, so the critic first learns what standing is worth).",
-    )
-    critic_warmup: int = Field(
-        0,
-        ge=0,
-        description="Env steps after learning_starts in which only the critic learns (the "
-        "actor waits, the targets still follow), so the actor does not chase a critic that "
-        "has not learnt yet.",
-    )
-    # --- control (envs/control.py); the defaults are the official Booster controller's
     control: Literal["torque", "pd", "command"] = Field(
         "torque",
         description="What an action is: joint torques (the seed's); pd: joint targets around "
@@ -239,72 +156,24 @@ class TrainConfig(BaseModel):
         "(gyro y). 0,0 is the official controller (the pose falls at ~576 env steps); 2,0.05 "
         "stands through 5000, 4,0.1 also under action noise. Needs control pd and obs features.",
     )
-    actor_last_layer_init: float = Field(
-        0.0,
-        ge=0,
-        description="0: PyTorch's default init; > 0: the actor's last layer uniform in +-this "
-        "(DDPG's 3e-3), so the first policy acts near zero (over pd_balance: it stands).",
+    shaping: ShapingWeights = Field(
+        default_factory=ShapingWeights,
+        description="Reward shaping: none, default (README, 'Reward shaping') or a YAML file "
+        f"of term weights ({', '.join(SHAPING_TERMS)}, env_reward, potential_gamma).",
     )
-    obs_norm: bool = Field(
-        False,
-        description="Normalise observations by a running mean and variance of those collected "
-        "(frozen in evaluation; saved with the weights, checkpoints and export).",
-    )
-    obs_norm_clip: float = Field(
-        10.0, gt=0, description="Normalised observations are clipped to +-this."
-    )
-    # --- speed (none of these changes the maths; bf16 rounds the matmul inputs)
-    num_envs: int = Field(
-        1,
-        gt=0,
-        description="Env copies per task, stepped together; gradient steps per env step are kept.",
-    )
-    async_envs: bool = Field(
-        False,
-        description="Step each env in a process of its own (both cores step physics); pays "
-        "when an env step is costly, as a walking-command decision of 50 physics steps is.",
-    )
-    precision: Literal["fp32", "bf16"] = Field(
-        "fp32", description="Matmul precision of the update: bf16 autocast (AMX / tensor cores)."
-    )
-    compile: bool = Field(
-        False, description="torch.compile the update (CUDA graphs on GPU); costs a warm-up."
-    )
-    # --- evaluation during training
-    eval_freq: int = Field(
-        0, ge=0, description="Env steps between evaluations (0: none); the best is kept in best/."
-    )
-    eval_episodes: int = Field(
-        5, gt=0, description="Deterministic episodes per task per evaluation."
-    )
-    # --- checkpoints
-    checkpoint_freq: int = Field(
-        50_000,
-        ge=0,
-        description="Env steps between checkpoints (0: none; Ctrl-C still writes one).",
-    )
-    keep_checkpoints: int = Field(2, gt=0, description="How many recent checkpoints to keep.")
-    # --- red flags (training/redflags.py)
-    strict_redflags: bool = Field(
-        False, description="Stop (exit 3, after a checkpoint) on exploding-loss/non-finite flags."
-    )
-    redflag_window: int = Field(
-        50_000, gt=0, description="Env steps a red-flag trend is judged over."
-    )
-    redflag_loss_growth: float = Field(
-        100.0, gt=1, description="Loss magnitude growth within the window that counts as exploding."
-    )
-    redflag_q_limit: float = Field(1e4, gt=0, description="|train/q_mean| beyond which Q explodes.")
-    redflag_min_fps: float = Field(
-        10.0, ge=0, description="Env steps/s below which training is slow."
-    )
-    # --- logging
-    log_interval: int = Field(1000, gt=0, description="Env steps between metric rows.")
 
-    @field_validator("actor_net", "critic_net", mode="before")
+    @field_validator("env", mode="before")
     @classmethod
-    def _parse_net(cls, value: Any) -> list[int]:
-        return parse_net(value)
+    def _one_or_many_envs(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("env")
+    @classmethod
+    def _known_tasks(cls, value: list[str]) -> list[str]:
+        for task_id in value:
+            if task_id not in TASKS:
+                raise ValueError(f"unknown env id {task_id!r}; valid ids: {', '.join(TASKS)}")
+        return value
 
     @field_validator("pd_kp", "pd_kd", "pd_pose", mode="before")
     @classmethod
@@ -326,23 +195,6 @@ class TrainConfig(BaseModel):
             )
         return value
 
-    @model_validator(mode="before")
-    @classmethod
-    def _retired(cls, values: Any) -> Any:
-        """Old config.yaml files, studies and command lines still load (RETIRED_SETTINGS)."""
-        if isinstance(values, dict) and any(key in values for key in RETIRED_SETTINGS):
-            values = dict(values)
-            drop_retired_settings(values)
-        return values
-
-    @model_validator(mode="before")
-    @classmethod
-    def _command_period(cls, values: Any) -> Any:
-        """A command decision lasts 0.1 s unless decimation is given: 50 env steps."""
-        if isinstance(values, dict) and values.get("control") == "command":
-            values.setdefault("decimation", 50)
-        return values
-
     @field_validator("pd_balance", mode="before")
     @classmethod
     def _two_gains(cls, value: Any) -> Any:
@@ -353,21 +205,16 @@ class TrainConfig(BaseModel):
     def _resolve_shaping(cls, value: Any) -> Any:
         return resolve_shaping(value)
 
-    @field_validator("env", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _one_or_many_envs(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
-
-    @field_validator("env")
-    @classmethod
-    def _known_tasks(cls, value: list[str]) -> list[str]:
-        for task_id in value:
-            if task_id not in TASKS:
-                raise ValueError(f"unknown env id {task_id!r}; valid ids: {', '.join(TASKS)}")
-        return value
+    def _command_period(cls, values: Any) -> Any:
+        """A command decision lasts 0.1 s unless decimation is given: 50 env steps."""
+        if isinstance(values, dict) and values.get("control") == "command":
+            values = {"decimation": 50} | values
+        return values
 
     @model_validator(mode="after")
-    def _consistent(self) -> TrainConfig:
+    def _consistent(self) -> EnvironmentSettings:
         if not self.env:
             raise ValueError("env is empty; give at least one task id (see `soccer-td3 envs`)")
         if len({TASKS[t].act_dim for t in self.env}) > 1:
@@ -394,11 +241,6 @@ class TrainConfig(BaseModel):
             raise ValueError(
                 "pd_balance moves PD targets and the submission reads the tilt from the "
                 "feature vector: use it with control pd and obs features (or set it to 0,0)"
-            )
-        if self.batch_size > self.buffer_size:
-            raise ValueError(
-                f"batch_size {self.batch_size} exceeds buffer_size {self.buffer_size}; "
-                "lower batch_size or raise buffer_size"
             )
         return self
 
@@ -452,6 +294,251 @@ class TrainConfig(BaseModel):
                 return "commander"
             return "raw" if len(self.env) == 1 else "features"
         return self.obs
+
+
+class TD3Settings(BaseModel):
+    """How TD3 learns: optimiser, replay, targets, noise, and what runs before learning."""
+
+    model_config = FROZEN
+
+    learning_rate: float = Field(3e-4, gt=0, description="Adam learning rate of actor and critic.")
+    batch_size: int = Field(256, gt=0, description="Transitions per gradient step.")
+    buffer_size: int = Field(1_000_000, gt=0, description="Replay buffer capacity (transitions).")
+    learning_starts: int = Field(
+        10_000, ge=0, description="Steps of uniform random actions before learning starts."
+    )
+    train_freq: int = Field(
+        1,
+        gt=0,
+        description="Transitions between training rounds (a transition is one env step, or "
+        "`decimation` of them).",
+    )
+    gradient_steps: int = Field(1, gt=0, description="Gradient steps per training round.")
+    tau: float = Field(0.005, gt=0, le=1, description="Polyak coefficient of the target nets.")
+    gamma: float = Field(0.99, ge=0, lt=1, description="Discount factor.")
+    policy_delay: int = Field(2, gt=0, description="Critic steps per actor (and target) update.")
+    target_policy_noise: float = Field(
+        0.2, ge=0, description="Std of the smoothing noise on target actions (normalised units)."
+    )
+    target_noise_clip: float = Field(
+        0.5, ge=0, description="Clip of the target smoothing noise (normalised units)."
+    )
+    exploration_noise: float = Field(
+        0.1, ge=0, description="Std of the Gaussian exploration noise on the normalised action."
+    )
+    actor_l2: float = Field(
+        0.0,
+        ge=0,
+        description="0: TD3's actor loss; > 0: -Q / mean|Q| + this * mean(action^2), which "
+        "keeps a residual policy near zero unless Q clearly pays (TD3+BC's normalisation).",
+    )
+    warmup: Literal["random", "policy"] = Field(
+        "random",
+        description="Actions before learning_starts: uniform random (SB3's), or the initial "
+        "actor with exploration noise (with actor_last_layer_init and pd_balance: a robot that "
+        "stands and sways, so the critic first learns what standing is worth).",
+    )
+    critic_warmup: int = Field(
+        0,
+        ge=0,
+        description="Env steps after learning_starts in which only the critic learns (the "
+        "actor waits, the targets still follow), so the actor does not chase a critic that "
+        "has not learnt yet.",
+    )
+
+    @model_validator(mode="after")
+    def _batch_fits(self) -> TD3Settings:
+        if self.batch_size > self.buffer_size:
+            raise ValueError(
+                f"batch_size {self.batch_size} exceeds buffer_size {self.buffer_size}; "
+                "lower batch_size or raise buffer_size"
+            )
+        return self
+
+
+class NetworkSettings(BaseModel):
+    """The actor's and critics' shapes, their first weights and the observation normaliser."""
+
+    model_config = FROZEN
+
+    actor_net: list[int] = Field(
+        default_factory=lambda: [512, 256, 128, 64],
+        description="Actor hidden layer sizes, e.g. 512,256,128,64.",
+    )
+    critic_net: list[int] = Field(
+        default_factory=lambda: [512, 256, 128, 64],
+        description="Critic hidden layer sizes (each of the twin Qs), e.g. 512,256,128,64.",
+    )
+    activation: Literal["relu", "tanh", "elu"] = Field(
+        "relu", description="Hidden-layer activation of actor and critics."
+    )
+    actor_last_layer_init: float = Field(
+        0.0,
+        ge=0,
+        description="0: PyTorch's default init; > 0: the actor's last layer uniform in +-this "
+        "(DDPG's 3e-3), so the first policy acts near zero (over pd_balance: it stands).",
+    )
+    obs_norm: bool = Field(
+        False,
+        description="Normalise observations by a running mean and variance of those collected "
+        "(frozen in evaluation; saved with the weights, checkpoints and export).",
+    )
+    obs_norm_clip: float = Field(
+        10.0, gt=0, description="Normalised observations are clipped to +-this."
+    )
+    init_from: str | None = Field(
+        None,
+        description="Start from these weights: a soccer_td3 weight file or run folder, or a "
+        "stable-baselines3 TD3 .zip (actor, and critic when present).",
+    )
+
+    @field_validator("actor_net", "critic_net", mode="before")
+    @classmethod
+    def _parse_net(cls, value: Any) -> list[int]:
+        return parse_net(value)
+
+
+class SpeedSettings(BaseModel):
+    """How fast it runs; none of these changes the maths (bf16 rounds the matmul inputs)."""
+
+    model_config = FROZEN
+
+    num_envs: int = Field(
+        1,
+        gt=0,
+        description="Env copies per task, stepped together; gradient steps per env step are kept.",
+    )
+    async_envs: bool = Field(
+        False,
+        description="Step each env in a process of its own (both cores step physics); pays "
+        "when an env step is costly, as a walking-command decision of 50 physics steps is.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Learner device; auto picks cuda when available."
+    )
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32", description="Matmul precision of the update: bf16 autocast (AMX / tensor cores)."
+    )
+    compile: bool = Field(
+        False, description="torch.compile the update (CUDA graphs on GPU); costs a warm-up."
+    )
+
+
+class RunSettings(BaseModel):
+    """The run around the learner: budget, seed, evaluations, checkpoints, red flags, logs."""
+
+    model_config = FROZEN
+
+    timesteps: int = Field(5_000_000, gt=0, description="Total environment steps to train for.")
+    max_minutes: float | None = Field(
+        None,
+        gt=0,
+        description="Also stop after this many wall-clock minutes (evaluations included, summed "
+        "over resumes), with a last evaluation and the final model as at `timesteps`: runs of "
+        "different speeds then compare at equal time.",
+    )
+    seed: int = Field(
+        0,
+        ge=0,
+        le=2**32 - 1,  # what every seeded library here takes (numpy's legacy seeding is 32-bit)
+        description="Seed for the envs, the networks and the noise.",
+    )
+    eval_freq: int = Field(
+        0, ge=0, description="Env steps between evaluations (0: none); the best is kept in best/."
+    )
+    eval_episodes: int = Field(
+        5, gt=0, description="Deterministic episodes per task per evaluation."
+    )
+    checkpoint_freq: int = Field(
+        50_000,
+        ge=0,
+        description="Env steps between checkpoints (0: none; Ctrl-C still writes one).",
+    )
+    keep_checkpoints: int = Field(2, gt=0, description="How many recent checkpoints to keep.")
+    log_interval: int = Field(1000, gt=0, description="Env steps between metric rows.")
+    strict_redflags: bool = Field(
+        False, description="Stop (exit 3, after a checkpoint) on exploding-loss/non-finite flags."
+    )
+    redflag_window: int = Field(
+        50_000, gt=0, description="Env steps a red-flag trend is judged over."
+    )
+    redflag_loss_growth: float = Field(
+        100.0, gt=1, description="Loss magnitude growth within the window that counts as exploding."
+    )
+    redflag_q_limit: float = Field(1e4, gt=0, description="|train/q_mean| beyond which Q explodes.")
+    redflag_min_fps: float = Field(
+        10.0, ge=0, description="Env steps/s below which training is slow."
+    )
+
+
+# The parts of a TrainConfig, in the order of `--help` and config.yaml. Every setting's name is
+# unique across them, so a flat key (a flag, --set, an old config.yaml, a study's stored
+# config) names its part without saying it.
+PARTS: dict[str, type[BaseModel]] = {
+    "environment": EnvironmentSettings,
+    "td3": TD3Settings,
+    "networks": NetworkSettings,
+    "speed": SpeedSettings,
+    "run": RunSettings,
+}
+SETTINGS: dict[str, FieldInfo] = {
+    name: info for part in PARTS.values() for name, info in part.model_fields.items()
+}
+PART_OF: dict[str, str] = {
+    name: part_name for part_name, part in PARTS.items() for name in part.model_fields
+}
+
+
+def flatten(values: dict[str, Any]) -> dict[str, Any]:
+    """Settings written either way (`td3: {gamma: 0.9}` or `gamma: 0.9`) as flat keys, so that
+    a preset, a nested config.yaml and a flag merge key by key."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in PARTS and isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+class TrainConfig(BaseModel):
+    """Everything a training run depends on, in five parts. Validated on construction and on
+    assignment; built from nested parts or from flat settings (`TrainConfig(gamma=0.9)`)."""
+
+    model_config = FROZEN
+
+    environment: EnvironmentSettings = Field(default_factory=EnvironmentSettings)
+    td3: TD3Settings = Field(default_factory=TD3Settings)
+    networks: NetworkSettings = Field(default_factory=NetworkSettings)
+    speed: SpeedSettings = Field(default_factory=SpeedSettings)
+    run: RunSettings = Field(default_factory=RunSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nest(cls, values: Any) -> Any:
+        """Flat settings into their parts; retired ones dropped (RETIRED_SETTINGS), so old
+        config.yaml files, studies and command lines still load. An unknown key stays at the
+        top, where `extra="forbid"` names it."""
+        if not isinstance(values, dict):
+            return values
+        flat = flatten(values)
+        drop_retired_settings(flat)
+        nested: dict[str, Any] = {}
+        for key, value in flat.items():
+            part = PART_OF.get(key)
+            if part is None:
+                nested[key] = value
+            else:
+                nested.setdefault(part, {})[key] = value
+        return nested
+
+    def flat(self, mode: Literal["python", "json"] = "python") -> dict[str, Any]:
+        """Every setting by its own name: what flags, --set, studies and reports speak."""
+        return flatten(self.model_dump(mode=mode))
+
+    def replace(self, **settings: Any) -> TrainConfig:
+        """A validated copy with some settings changed, by their flat names."""
+        return TrainConfig(**(self.flat() | settings))
 
     def to_yaml(self, path: Path) -> None:
         write_text(path, yaml.safe_dump(self.model_dump(), sort_keys=False))
@@ -541,10 +628,11 @@ def describe_validation_error(error: ValidationError) -> str:
     """One line naming each bad field, its value and what it must be."""
     parts = []
     for item in error.errors():
-        field = ".".join(str(p) for p in item["loc"]) or "config"
+        location = item["loc"][1:] if item["loc"][:1] and item["loc"][0] in PARTS else item["loc"]
+        field = ".".join(str(p) for p in location) or "config"
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            known = ", ".join(TrainConfig.model_fields)
+            known = ", ".join(SETTINGS)
             parts.append(f"unknown setting {field!r}; known settings: {known}")
         elif item["type"].startswith(("greater", "less")):
             bound = message.removeprefix("Input should be ")
@@ -564,8 +652,8 @@ def parse_set_overrides(pairs: list[str]) -> dict[str, Any]:
             raise UserError(
                 f"--set {pair!r} is not key=value; write it like --set learning_rate=5e-4"
             )
-        if key not in TrainConfig.model_fields:
-            known = ", ".join(TrainConfig.model_fields)
+        if key not in SETTINGS:
+            known = ", ".join(SETTINGS)
             raise UserError(f"--set {pair!r}: unknown setting {key!r}; known settings: {known}")
         try:
             overrides[key] = yaml.safe_load(raw) if raw.strip() else raw
@@ -599,10 +687,10 @@ def build_config(
     (`--set`, then flags); validated once, at the end."""
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-    values: dict[str, Any] = dict(PRESETS[preset]) | (command_defaults or {})
+    values = flatten(PRESETS[preset]) | flatten(command_defaults or {})
     if config_file is not None:
-        values.update(load_yaml(config_file))
-    values.update(overrides or {})
+        values.update(flatten(load_yaml(config_file)))
+    values.update(flatten(overrides or {}))
     try:
         return TrainConfig(**values)
     except ValidationError as exc:

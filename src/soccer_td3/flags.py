@@ -14,8 +14,10 @@ from typing import Any, NoReturn
 
 from soccer_td3.config import (
     DEFAULT_TASK,
+    PARTS,
     PRESETS,
     RETIRED_SETTINGS,
+    SETTINGS,
     TrainConfig,
     build_config,
     parse_set_overrides,
@@ -30,30 +32,16 @@ class Parser(argparse.ArgumentParser):
         raise UserError(f"{message}; see `{self.prog} --help`")
 
 
-# The setting flags in `--help`, grouped as rl-zoo3 groups its own: what the agent plays, how
-# TD3 learns, its networks, how fast it runs, and the run around it. Every TrainConfig field is
-# in exactly one group (a test checks), so a new field cannot vanish from the help.
-FLAG_GROUPS: dict[str, tuple[str, ...]] = {
-    "task, control and reward": (
-        "env", "obs", "control", "decimation", "command_low", "command_high", "prior",
-        "pd_kp", "pd_kd", "pd_pose", "pd_action_scale", "pd_balance", "shaping",
-    ),
-    "TD3": (
-        "learning_rate", "batch_size", "buffer_size", "learning_starts", "train_freq",
-        "gradient_steps", "tau", "gamma", "policy_delay", "target_policy_noise",
-        "target_noise_clip", "exploration_noise", "actor_l2", "warmup", "critic_warmup",
-    ),
-    "networks": (
-        "actor_net", "critic_net", "activation", "actor_last_layer_init", "obs_norm",
-        "obs_norm_clip", "init_from",
-    ),
-    "speed": ("num_envs", "async_envs", "device", "precision", "compile"),
-    "run: budget, evaluation, checkpoints, logs": (
-        "timesteps", "max_minutes", "seed", "eval_freq", "eval_episodes", "checkpoint_freq",
-        "keep_checkpoints", "log_interval", "strict_redflags", "redflag_window",
-        "redflag_loss_growth", "redflag_q_limit", "redflag_min_fps",
-    ),
-}  # fmt: skip
+# The setting flags in `--help`, grouped as rl-zoo3 groups its own, one group per part of
+# TrainConfig: what the agent plays, how TD3 learns, its networks, how fast it runs, and the run
+# around it. A new field lands in its part's group, so it cannot vanish from the help.
+GROUP_TITLES: dict[str, str] = {
+    "environment": "task, control and reward",
+    "td3": "TD3",
+    "networks": "networks",
+    "speed": "speed",
+    "run": "run: budget, evaluation, checkpoints, logs",
+}
 
 
 def spellings(name: str) -> list[str]:
@@ -63,7 +51,7 @@ def spellings(name: str) -> list[str]:
 
 
 def _field_help(name: str) -> str:
-    field = TrainConfig.model_fields[name]
+    field = SETTINGS[name]
     default = field.get_default(call_default_factory=True)
     if isinstance(default, list):
         default = ",".join(map(str, default))
@@ -124,9 +112,9 @@ def add_settings(
         "(--actor-net / --critic-net, when given, win for their network).",
     )
     shown = defaults or {}
-    for title, names in FLAG_GROUPS.items():
-        group = parser.add_argument_group(title)
-        for name in names:
+    for part, settings in PARTS.items():
+        group = parser.add_argument_group(GROUP_TITLES[part])
+        for name in settings.model_fields:
             if name not in skip:
                 _add_setting(group, name, shown)
     for name in RETIRED_SETTINGS:  # old command lines still run; --help no longer shows them
@@ -139,7 +127,7 @@ def _add_setting(group: argparse._ArgumentGroup, name: str, shown: dict[str, Any
     """The flag of one TrainConfig field; absent from the namespace unless given."""
     help_text = _field_help(name)
     if name in shown:
-        help_text = f"{TrainConfig.model_fields[name].description} (default: {shown[name]})"
+        help_text = f"{SETTINGS[name].description} (default: {shown[name]})"
     if name == "env":
         group.add_argument(
             "--env",
@@ -149,7 +137,7 @@ def _add_setting(group: argparse._ArgumentGroup, name: str, shown: dict[str, Any
             metavar="TASK_ID",
             help=f"{help_text}; repeatable: one agent for several tasks.",
         )
-    elif TrainConfig.model_fields[name].annotation is bool:
+    elif SETTINGS[name].annotation is bool:
         group.add_argument(
             *spellings(name),
             dest=name,
@@ -175,7 +163,7 @@ def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides.update(
         {
             name: getattr(args, name)
-            for name in [*TrainConfig.model_fields, *RETIRED_SETTINGS]
+            for name in [*SETTINGS, *RETIRED_SETTINGS]
             if hasattr(args, name)
         }
     )

@@ -88,15 +88,15 @@ def test_a_bound_update_does_its_part_of_the_work_and_learns_nothing(bound, monk
         )
     real_polyak = learner.polyak_update
     monkeypatch.setattr(learner, "polyak_update", lambda: steps.append("polyak") or real_polyak())
-    delay = config.policy_delay
+    delay = config.td3.policy_delay
     with throughput.bound_updates(bound):
-        learner.update(buffer.sample(config.batch_size))  # picks each product's backend
+        learner.update(buffer.sample(config.td3.batch_size))  # picks each product's backend
         steps.clear()
         with CountMatmuls() as counted:
             for _ in range(delay):  # any `delay` calls in a row hold one actor step
-                assert learner.update(buffer.sample(config.batch_size)) == {}
+                assert learner.update(buffer.sample(config.td3.batch_size)) == {}
     shapes = bench_update.matmul_shapes(
-        config.actor_net, config.critic_net, config.batch_size, delay
+        config.networks.actor_net, config.networks.critic_net, config.td3.batch_size, delay
     )
     assert counted.count == round(sum(count for *_, count in shapes) * delay)
     assert learner.n_updates == delay + 1
@@ -108,7 +108,7 @@ def test_a_bound_update_does_its_part_of_the_work_and_learns_nothing(bound, monk
         if n % delay == 0:
             expected += ["actor_optimizer", "polyak"]
     assert steps == (expected if bound == "matmuls+optimizer" else [])
-    assert "train/critic_loss" in learner.update(buffer.sample(config.batch_size))  # restored
+    assert "train/critic_loss" in learner.update(buffer.sample(config.td3.batch_size))  # restored
 
 
 @pytest.mark.parametrize("bound", [None, "matmuls", "matmuls+optimizer"])

@@ -17,7 +17,7 @@ GOALIE = "LowerT1GoaliePenaltyKick-v0"
 
 
 def command_env(**settings) -> CommandControl:
-    spec = TrainConfig(control="command", **settings).control_spec
+    spec = TrainConfig(control="command", **settings).environment.control_spec
     return CommandControl(make_env(GOALIE), spec, GOALIE)
 
 
@@ -103,9 +103,11 @@ def test_torques_reach_the_env_through_the_sdks_mapping():
 
 def test_command_env_observes_the_commander_vector():
     config = build_config("soccer", overrides={"env": [GOALIE]})
-    env = make_task_env(GOALIE, 0, config.observation_mode, control=config.control_spec)
+    env = make_task_env(
+        GOALIE, 0, config.environment.observation_mode, control=config.environment.control_spec
+    )
     obs, _ = env.reset(seed=0)
-    assert obs.shape == (config.observation_size,) and env.action_space.shape == (3,)
+    assert obs.shape == (config.environment.observation_size,) and env.action_space.shape == (3,)
     env.close()
 
 

@@ -28,7 +28,7 @@ def pd_torque(target, q, q_dot, kp, kd, low, high) -> np.ndarray:
 
 
 def pd(decimation: int = 1, **settings):
-    return TrainConfig(control="pd", decimation=decimation, **settings).control_spec
+    return TrainConfig(control="pd", decimation=decimation, **settings).environment.control_spec
 
 
 def test_pd_torque_is_the_clipped_pd_law_on_real_observations():
@@ -112,8 +112,8 @@ def test_a_zero_action_reaches_the_pose_holds_it_and_stays_up_500_env_steps():
 
 
 def test_the_seeds_recipe_runs_on_the_bare_env():
-    assert not TrainConfig().control_spec.needs_wrapper
-    env = make_task_env(GOALIE, 0, "raw", control=TrainConfig().control_spec)
+    assert not TrainConfig().environment.control_spec.needs_wrapper
+    env = make_task_env(GOALIE, 0, "raw", control=TrainConfig().environment.control_spec)
     assert not isinstance(env, JointControl)
 
 

@@ -260,15 +260,22 @@ def test_the_last_step_keeps_its_potential_so_ending_far_away_pays_nothing_back(
 
 
 def test_shaping_setting_accepts_none_default_and_a_weights_file(tmp_path):
-    assert not build_config(overrides={"shaping": "none"}).shaping.active
-    assert build_config(overrides={"shaping": "default"}).shaping == DEFAULT_SHAPING
+    assert not build_config(overrides={"shaping": "none"}).environment.shaping.active
+    assert build_config(overrides={"shaping": "default"}).environment.shaping == DEFAULT_SHAPING
     weights = tmp_path / "weights.yaml"
     weights.write_text("fall: 3\nupright: 0.2\n")
     config = build_config(overrides={"shaping": str(weights)})
-    assert (config.shaping.fall, config.shaping.upright, config.shaping.step) == (3, 0.2, 0)
+    assert (
+        config.environment.shaping.fall,
+        config.environment.shaping.upright,
+        config.environment.shaping.step,
+    ) == (3, 0.2, 0)
     # A run's config.yaml holds the weights themselves, so it reloads without the file.
     config.to_yaml(tmp_path / "config.yaml")
-    assert build_config(config_file=tmp_path / "config.yaml").shaping == config.shaping
+    assert (
+        build_config(config_file=tmp_path / "config.yaml").environment.shaping
+        == config.environment.shaping
+    )
 
 
 @pytest.mark.parametrize(
@@ -301,7 +308,7 @@ def test_the_action_term_is_minus_the_mean_squared_action_in_units_of_its_bounds
     from soccer_td3.config import TrainConfig
     from soccer_td3.envs.control import JointControl
 
-    spec = TrainConfig(control="pd").control_spec
+    spec = TrainConfig(control="pd").environment.control_spec
     env = RewardShaping(JointControl(make_env(GOALIE, 0), spec), ALL_ON, 0.99, GOALIE)
     env.reset(seed=0)
     _, _, _, _, info = env.step(np.full(12, 0.3))

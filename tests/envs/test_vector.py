@@ -69,7 +69,7 @@ def test_async_envs_step_in_processes_of_their_own_and_keep_the_same_semantics()
 
     from soccer_td3.config import TrainConfig
 
-    control = TrainConfig(control="command", decimation=10).control_spec
+    control = TrainConfig(control="command", decimation=10).environment.control_spec
     results = []
     for asynchronous in (False, True):
         envs, _ = make_vector_env(

@@ -163,7 +163,9 @@ def test_a_pd_export_emits_the_pd_torque_over_the_bound(tmp_path, balance):
     from soccer_td3.config import TrainConfig
     from soccer_td3.envs.control import JointControl
 
-    spec = TrainConfig(control="pd", decimation=1, pd_balance=balance, obs="features").control_spec
+    spec = TrainConfig(
+        control="pd", decimation=1, pd_balance=balance, obs="features"
+    ).environment.control_spec
     folder = tmp_path / "weights"
     torch.manual_seed(0)
     actor = Actor(FEATURE_SIZE, 12, [64, 64], -np.ones(12), np.ones(12))

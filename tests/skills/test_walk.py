@@ -28,7 +28,7 @@ def robot_xy(info) -> np.ndarray:
 def hold_command(command, seconds: float = 10.0):
     """Play one goalie episode holding `command` (forward, left, yaw rate); returns the first
     and last info and whether the episode ended before `seconds`."""
-    spec = TrainConfig(control="command").control_spec
+    spec = TrainConfig(control="command").environment.control_spec
     env = CommandControl(make_env(GOALIE), spec, GOALIE)
     low, high = torch.tensor(spec.command_low), torch.tensor(spec.command_high)
     action = to_action(torch.tensor([command], dtype=torch.float32), low, high)[0].numpy()

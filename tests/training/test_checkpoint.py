@@ -154,7 +154,7 @@ def test_restore_is_bitwise(tmp_path: Path, settings: dict):
     )
     for _ in range(7):
         learner.update(buffer.sample(32))
-    save_checkpoint(tmp_path, 300, learner, buffer, {"tasks": config.env})
+    save_checkpoint(tmp_path, 300, learner, buffer, {"tasks": config.environment.env})
 
     torch.manual_seed(1)
     fresh = build_learner(config, 45, 12, -np.ones(12), np.ones(12), "cpu")
@@ -217,12 +217,12 @@ def test_a_full_disk_is_one_error_and_the_previous_checkpoint_stays(tmp_path, mo
     buffer.add(
         np.zeros((10, 45)), np.zeros((10, 12)), np.zeros(10), np.zeros((10, 45)), np.zeros(10)
     )
-    first = save_checkpoint(tmp_path, 10, learner, buffer, {"tasks": config.env})
+    first = save_checkpoint(tmp_path, 10, learner, buffer, {"tasks": config.environment.env})
     import shutil
 
     monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(1, 1, 0))
     with pytest.raises(UserError, match="not enough disk"):
-        save_checkpoint(tmp_path, 20, learner, buffer, {"tasks": config.env})
+        save_checkpoint(tmp_path, 20, learner, buffer, {"tasks": config.environment.env})
     assert load_checkpoint(tmp_path).path == first
     assert not (tmp_path / "checkpoints" / "step_20").exists()
 

@@ -50,8 +50,8 @@ def test_a_300_step_real_run_writes_metrics_tensorboard_and_weights_that_act(
 
 
 def test_same_seed_same_run(tiny_config, tmp_path: Path):
-    tiny_config.timesteps = 150
-    tiny_config.log_interval = 150
+    tiny_config.run.timesteps = 150
+    tiny_config.run.log_interval = 150
     a = load_actor(train(tiny_config, tmp_path / "a") / ACTOR_FILE)
     b = load_actor(train(tiny_config, tmp_path / "b") / ACTOR_FILE)
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
@@ -76,8 +76,8 @@ def test_runs_compiled_or_bf16_give_finite_losses_over_many_updates(speed, tmp_p
 
 
 def test_two_envs_keep_the_update_to_data_ratio_and_log_each_episode(tiny_config, tmp_path: Path):
-    tiny_config.num_envs = 2
-    tiny_config.timesteps = 800
+    tiny_config.speed.num_envs = 2
+    tiny_config.run.timesteps = 800
     train(tiny_config, tmp_path)
     with (tmp_path / "progress.csv").open() as handle:
         last = list(csv.DictReader(handle))[-1]
@@ -91,25 +91,25 @@ def test_two_envs_keep_the_update_to_data_ratio_and_log_each_episode(tiny_config
 
 
 def test_multi_task_run_logs_each_task(tiny_config, tmp_path: Path):
-    tiny_config.env = ["LowerT1GoaliePenaltyKick-v0", "LowerT1KickToTarget-v0"]
-    tiny_config.timesteps = 400
+    tiny_config.environment.env = ["LowerT1GoaliePenaltyKick-v0", "LowerT1KickToTarget-v0"]
+    tiny_config.run.timesteps = 400
     final = train(tiny_config, tmp_path)
     with (tmp_path / "progress.csv").open() as handle:
         last = list(csv.DictReader(handle))[-1]
-    for task in tiny_config.env:
+    for task in tiny_config.environment.env:
         assert math.isfinite(float(last[f"rollout/{task}/ep_rew_mean"])), task
         assert float(last[f"rollout/{task}/ep_len_mean"]) > 0
     with (tmp_path / "episodes.csv").open() as handle:
         tasks_seen = {row["task"] for row in csv.DictReader(handle)}
-    assert tasks_seen == set(tiny_config.env)
+    assert tasks_seen == set(tiny_config.environment.env)
     actor = load_actor(final / ACTOR_FILE)
     assert actor.obs_dim == FEATURE_SIZE
 
 
 def test_evaluation_during_training_logs_scores_and_keeps_the_best(tiny_config, tmp_path: Path):
-    tiny_config.eval_freq = 150
-    tiny_config.eval_episodes = 1
-    tiny_config.log_interval = 150
+    tiny_config.run.eval_freq = 150
+    tiny_config.run.eval_episodes = 1
+    tiny_config.run.log_interval = 150
     train(tiny_config, tmp_path)
     with (tmp_path / "progress.csv").open() as handle:
         rows = list(csv.DictReader(handle))
@@ -125,9 +125,9 @@ def test_evaluation_during_training_logs_scores_and_keeps_the_best(tiny_config, 
 
 
 def test_shaped_run_logs_each_term_and_the_env_reward(tiny_config, tmp_path: Path):
-    tiny_config.shaping = "default"
-    tiny_config.num_envs = 2  # episodes end in either env: their sums come from final_info
-    tiny_config.timesteps = 800
+    tiny_config.environment.shaping = "default"
+    tiny_config.speed.num_envs = 2  # episodes end in either env: their sums come from final_info
+    tiny_config.run.timesteps = 800
     train(tiny_config, tmp_path)
     with (tmp_path / "episodes.csv").open() as handle:
         episodes = list(csv.DictReader(handle))
@@ -147,7 +147,7 @@ def test_shaped_run_logs_each_term_and_the_env_reward(tiny_config, tmp_path: Pat
 
 
 def test_unshaped_run_still_logs_the_env_reward(tiny_config, tmp_path: Path):
-    tiny_config.timesteps = 600
+    tiny_config.run.timesteps = 600
     train(tiny_config, tmp_path)
     with (tmp_path / "progress.csv").open() as handle:
         last = list(csv.DictReader(handle))[-1]
@@ -204,7 +204,9 @@ def test_obs_norm_statistics_are_those_of_the_collected_observations(tmp_path: P
     actor = load_actor(final / ACTOR_FILE)
     from soccer_td3.training.evaluation import evaluate_task
 
-    evaluate_task(actor, "raw", "LowerT1GoaliePenaltyKick-v0", 1, control=config.control_spec)
+    evaluate_task(
+        actor, "raw", "LowerT1GoaliePenaltyKick-v0", 1, control=config.environment.control_spec
+    )
     assert torch.equal(actor.obs_norm.mean, saved["obs_norm.mean"])  # frozen in evaluation
 
 
@@ -285,7 +287,7 @@ def test_max_minutes_stops_on_time_with_a_last_evaluation_and_the_final_model(tm
 
     rows = _rows(tmp_path)
     last = rows[-1]
-    assert 0 < int(last["time/total_timesteps"]) < config.timesteps
+    assert 0 < int(last["time/total_timesteps"]) < config.run.timesteps
     assert 6.0 <= float(last["time/time_elapsed"]) < 60.0
     assert last["eval/mean_score"]  # the stop's own evaluation, at the stopping step
     assert [r for r in rows if r["eval/mean_score"]] == [last]

@@ -21,13 +21,13 @@ WIDE = {"actor_net": [256, 256], "critic_net": [256, 256]}
 
 
 def learner_for(**settings):
-    config = tiny(**WIDE).model_copy(update=settings)
+    config = tiny(**WIDE).replace(**settings)
     return build_learner(config, OBS, ACT, -np.ones(ACT), np.ones(ACT), "cpu")
 
 
 def test_settings_come_from_the_config():
-    config = tiny(gamma=0.9, tau=0.01, policy_delay=3, precision="bf16", compile=True).model_copy(
-        update={"redflag_window": 777, "redflag_q_limit": 5.0}
+    config = tiny(gamma=0.9, tau=0.01, policy_delay=3, precision="bf16", compile=True).replace(
+        redflag_window=777, redflag_q_limit=5.0
     )
     settings = learner_settings(config)
     assert (settings.hp.gamma, settings.hp.tau, settings.hp.policy_delay) == (0.9, 0.01, 3)

@@ -1,10 +1,10 @@
 from pathlib import Path
 
 import optuna
-import yaml
 from optuna.trial import TrialState
 from rich.console import Console
 
+from soccer_td3.config import build_config
 from soccer_td3.tuning.objective import TrialObjective
 from soccer_td3.tuning.space import DEFAULT_SPACE, Param
 from tests.conftest import tiny
@@ -26,9 +26,10 @@ def test_the_pruner_stops_a_trial_at_an_evaluation(tmp_path: Path):
     assert list(trial.intermediate_values) == [100]  # its first look, then no more training
     run_dir = tmp_path / "trial_0"
     assert not (run_dir / "final").exists()
-    config = yaml.safe_load((run_dir / "config.yaml").read_text())
-    assert config == trial.user_attrs["config"] and config["actor_net"] == [64, 64]
-    assert config["learning_rate"] == trial.params["learning_rate"]
+    config = build_config(config_file=run_dir / "config.yaml")
+    assert config.flat(mode="json") == trial.user_attrs["config"]
+    assert config.networks.actor_net == [64, 64]
+    assert config.td3.learning_rate == trial.params["learning_rate"]
 
 
 def test_a_trial_whose_losses_go_non_finite_is_pruned_not_failed(tmp_path: Path):

@@ -22,7 +22,7 @@ def finished_trial(value: float | None, lr: float, net: str, state=TrialState.CO
         value=value,
         params={"learning_rate": lr, "net": net},
         distributions=DISTRIBUTIONS,
-        user_attrs={"config": config.model_dump(mode="json"), "run_dir": f"/runs/{lr}"},
+        user_attrs={"config": config.flat(mode="json"), "run_dir": f"/runs/{lr}"},
         system_attrs=system,
     )
 
@@ -48,7 +48,7 @@ def test_the_best_trials_whole_config_is_a_train_config_file(tmp_path: Path):
     lines = write_outputs(study, tmp_path)
     loaded = build_config(config_file=tmp_path / "best_config.yaml")
     assert loaded == TrainConfig(**study.trials[1].user_attrs["config"])
-    assert loaded.learning_rate == 3e-4
+    assert loaded.td3.learning_rate == 3e-4
     assert "best: trial 1, mean_score -1.0000" in "\n".join(lines)
     for plot in ("optimization_history.png", "param_importances.png"):
         assert (tmp_path / plot).stat().st_size > 1000, plot

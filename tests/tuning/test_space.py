@@ -29,14 +29,14 @@ def sampled_configs(space, n: int) -> list[tuple[dict, TrainConfig]]:
 def test_every_default_sample_is_a_valid_config_within_the_ranges():
     seen_nets, seen_shaping = set(), set()
     for params, config in sampled_configs(DEFAULT_SPACE, 40):
-        assert 1e-5 <= config.learning_rate <= 1e-3
-        assert config.batch_size in (64, 128, 256, 512)
-        assert 0.001 <= config.tau <= 0.02
-        assert 0.05 <= config.target_policy_noise <= 0.4
-        assert 1 <= config.policy_delay <= 4
-        assert config.gamma in (0.95, 0.98, 0.99, 0.995)
-        assert config.actor_net == config.critic_net == NET_PRESETS[params["net"]]
-        assert config.shaping.active == (params["shaping"] == "default")
+        assert 1e-5 <= config.td3.learning_rate <= 1e-3
+        assert config.td3.batch_size in (64, 128, 256, 512)
+        assert 0.001 <= config.td3.tau <= 0.02
+        assert 0.05 <= config.td3.target_policy_noise <= 0.4
+        assert 1 <= config.td3.policy_delay <= 4
+        assert config.td3.gamma in (0.95, 0.98, 0.99, 0.995)
+        assert config.networks.actor_net == config.networks.critic_net == NET_PRESETS[params["net"]]
+        assert config.environment.shaping.active == (params["shaping"] == "default")
         seen_nets.add(params["net"])
         seen_shaping.add(params["shaping"])
     assert seen_nets == set(PRESETS) and seen_shaping == {"none", "default"}
@@ -54,11 +54,13 @@ def test_a_search_space_file_narrows_ranges_and_fixes_values(tmp_path: Path):
     space = load_search_space(path)
     assert space["tau"] == DEFAULT_SPACE["tau"]  # not named: default range
     for params, config in sampled_configs(space, 15):
-        assert 1e-4 <= config.learning_rate <= 5e-4
-        assert config.batch_size in (128, 256)
-        assert config.policy_delay in (1, 2)
+        assert 1e-4 <= config.td3.learning_rate <= 5e-4
+        assert config.td3.batch_size in (128, 256)
+        assert config.td3.policy_delay in (1, 2)
         assert "net" not in params and "shaping" not in params  # fixed: not searched
-        assert config.actor_net == [512, 256, 128, 64] and config.shaping.active
+        assert (
+            config.networks.actor_net == [512, 256, 128, 64] and config.environment.shaping.active
+        )
 
 
 def test_layer_sizes_are_net_choices_too(tmp_path: Path):
@@ -67,7 +69,7 @@ def test_layer_sizes_are_net_choices_too(tmp_path: Path):
     choices = load_search_space(path)["net"].choices
     assert choices == ("64,64", "128,128", "baseline")
     config = trial_config(TrainConfig(), {"net": "64,64"})
-    assert config.actor_net == config.critic_net == [64, 64]
+    assert config.networks.actor_net == config.networks.critic_net == [64, 64]
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,8 @@ def results_table(variants: list[Variant], threshold: float) -> list[str]:
         steps, missed = v.steps_to(threshold)
         reach = str(steps) + (f" ({missed} never: counted at their last step)" if missed else "")
         lines.append(
-            f"| {v.label} | {_net(v.config.actor_net)} / {_net(v.config.critic_net)} | "
+            f"| {v.label} | {_net(v.config.networks.actor_net)} / "
+            f"{_net(v.config.networks.critic_net)} | "
             f"{v.parameters:,} | {len(v.runs)} | {v.steps_per_second()} | "
             f"{v.final('mean_reward')} | {v.final('mean_score')} | {reach} | {v.roughness()} |"
         )
@@ -69,14 +70,14 @@ def part_d_table(baseline: Variant, deep: Variant, threshold: float) -> list[str
     b, d = baseline.config, deep.config
     measured = (
         (
-            f"{_net(b.actor_net)}, {baseline.parameters:,} weights",
-            f"{_net(d.actor_net)}, {deep.parameters:,} weights "
+            f"{_net(b.networks.actor_net)}, {baseline.parameters:,} weights",
+            f"{_net(d.networks.actor_net)}, {deep.parameters:,} weights "
             f"({deep.parameters / baseline.parameters:.1f}x)",
         ),
-        (f"{b.learning_rate:g}", f"{d.learning_rate:g}"),
-        (str(b.batch_size), str(d.batch_size)),
-        (f"{b.tau:g}", f"{d.tau:g}"),
-        (f"{b.target_policy_noise:g}", f"{d.target_policy_noise:g}"),
+        (f"{b.td3.learning_rate:g}", f"{d.td3.learning_rate:g}"),
+        (str(b.td3.batch_size), str(d.td3.batch_size)),
+        (f"{b.td3.tau:g}", f"{d.td3.tau:g}"),
+        (f"{b.td3.target_policy_noise:g}", f"{d.td3.target_policy_noise:g}"),
     )
     for (name, claimed_b, claimed_d, impact), (mb, md) in zip(PART_D_CLAIMS, measured, strict=True):
         lines.append(f"| {name} | {claimed_b} | {claimed_d} | {impact} | {mb} | {md} |")
@@ -123,7 +124,7 @@ def plot_curves(variants: list[Variant], out: Path) -> list[Path]:
         for axis, x in ((by_steps, steps), (by_time, minutes)):
             axis.plot(x, mean, color=colour, label=variant.label, linewidth=2)
             axis.fill_between(x, mean - band, mean + band, color=colour, alpha=0.2, linewidth=0)
-    starts = {v.config.learning_starts for v in variants}
+    starts = {v.config.td3.learning_starts for v in variants}
     for start in starts:
         by_steps.axvline(start, color="grey", linestyle="--", linewidth=1)
     by_steps.set_xlabel("env steps (dashed: learning starts)")
@@ -146,9 +147,9 @@ def write_report(runs: list[RunResult], out_dir: Path, threshold: float | None =
     variants = group_variants(runs)
     threshold = default_threshold(variants) if threshold is None else threshold
     configs = [v.config for v in variants]
-    tasks = sorted({t for c in configs for t in c.env})
+    tasks = sorted({t for c in configs for t in c.environment.env})
     unfinished = [r.path for r in runs if not r.finished]
-    budgets = sorted({c.max_minutes for c in configs if c.max_minutes is not None})
+    budgets = sorted({c.run.max_minutes for c in configs if c.run.max_minutes is not None})
     budget = (
         f"stopped after {' / '.join(f'{m:g}' for m in budgets)} wall-clock minutes (equal "
         "time: compare final figures, not steps), "
@@ -160,7 +161,7 @@ def write_report(runs: list[RunResult], out_dir: Path, threshold: float | None =
         "",
         f"Tasks: {', '.join(tasks)}. Up to {max(r.steps for r in runs):,} env steps per run, "
         f"{budget}"
-        f"evaluated every {configs[0].eval_freq:,} steps with {configs[0].eval_episodes} "
+        f"evaluated every {configs[0].run.eval_freq:,} steps with {configs[0].run.eval_episodes} "
         "deterministic episode(s) per task. Written "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from {len(runs)} run folders.",
         "",

@@ -56,7 +56,7 @@ def preset_of(config: TrainConfig) -> str:
     nearest preset and what differs from it (`baseline + learning_rate=0.0005`).
     The run's budget and cadence (BUDGET_KEYS) are left out: compare and short runs set them
     for every preset alike, and they are not the recipe a label should name."""
-    values, defaults = config.model_dump(), TrainConfig().model_dump()
+    values, defaults = config.flat(), TrainConfig().flat()
     recipe = {key for overrides in PRESETS.values() for key in overrides} - BUDGET_KEYS
     keys = sorted(recipe)
     best_name, best_diff = "", keys

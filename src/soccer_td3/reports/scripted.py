@@ -25,7 +25,7 @@ OBS_MODE = "commander"
 def scripted_control(name: str) -> ControlSpec:
     """The control a scripted policy plays through: command control, its prior set."""
     prior = "chaser" if name == "chaser" else "none"
-    return TrainConfig(control="command", prior=prior).control_spec
+    return TrainConfig(control="command", prior=prior).environment.control_spec
 
 
 def scripted_policy(name: str, control: ControlSpec, noise: float, seed: int) -> Policy:

@@ -93,7 +93,7 @@ class Variant:
         is not learning."""
         steps, missed = [], 0
         for run in self.complete_runs:
-            learned = [p for p in run.curve if p.step > run.config.learning_starts]
+            learned = [p for p in run.curve if p.step > run.config.td3.learning_starts]
             hit = next((p.step for p in learned if p.mean_reward >= threshold), None)
             missed += hit is None
             steps.append(float(hit if hit is not None else run.steps))
@@ -105,7 +105,7 @@ class Variant:
         climb counts as smooth, not as instability."""
         values = []
         for run in self.complete_runs:
-            learned = [p.mean_reward for p in run.curve if p.step > run.config.learning_starts]
+            learned = [p.mean_reward for p in run.curve if p.step > run.config.td3.learning_starts]
             if len(learned) > 2:
                 values.append(float(np.mean(np.abs(np.diff(learned, n=2)))))
         return interval(values)
@@ -137,7 +137,7 @@ def group_variants(runs: list[RunResult]) -> list[Variant]:
     """Runs whose settings differ only in the seed form one variant, named after its preset."""
     groups: dict[str, list[RunResult]] = {}
     for run in runs:
-        settings = {k: v for k, v in run.config.model_dump().items() if k not in NOT_A_VARIANT}
+        settings = {k: v for k, v in run.config.flat().items() if k not in NOT_A_VARIANT}
         groups.setdefault(repr(sorted(settings.items())), []).append(run)
     variants, used = [], {}
     for group in groups.values():
@@ -145,7 +145,7 @@ def group_variants(runs: list[RunResult]) -> list[Variant]:
         used[label] = used.get(label, 0) + 1
         if used[label] > 1:
             label = f"{label} #{used[label]}"
-        variants.append(Variant(label, sorted(group, key=lambda r: r.config.seed)))
+        variants.append(Variant(label, sorted(group, key=lambda r: r.config.run.seed)))
     return variants
 
 

@@ -274,14 +274,14 @@ def check_resumable(checkpoint: Checkpoint, config, run_dir: Path) -> None:
     """Refuse, before anything is written, a resume that cannot continue: a run already at its
     --timesteps, a smaller --timesteps, or a buffer_size below the rows the checkpoint holds."""
     step, rows = checkpoint.state["step"], checkpoint.state["buffer_size"]
-    if config.timesteps <= step:
+    if config.run.timesteps <= step:
         raise UserError(
             f"{run_dir} is complete to step {step} (its checkpoint), and --timesteps "
-            f"{config.timesteps} asks for no more; to train it further resume with a larger "
+            f"{config.run.timesteps} asks for no more; to train it further resume with a larger "
             f"--timesteps, e.g. soccer-td3 train --resume {run_dir} --timesteps {2 * step}"
         )
-    if rows > min(config.buffer_size, config.timesteps):
+    if rows > min(config.td3.buffer_size, config.run.timesteps):
         raise UserError(
             f"checkpoint {checkpoint.path} holds {rows} replay transitions, more than "
-            f"buffer_size {config.buffer_size}; resume with buffer_size of at least {rows}"
+            f"buffer_size {config.td3.buffer_size}; resume with buffer_size of at least {rows}"
         )

@@ -76,28 +76,32 @@ def noisy_action(learner: TD3Learner, obs: torch.Tensor, sigma: float) -> torch.
 
 def template_networks(config: TrainConfig) -> tuple[Actor, TwinCritic]:
     """Freshly built CPU networks of the config's shapes, to check files against."""
-    bound = np.ones(config.action_size)
-    clip = config.obs_norm_clip if config.obs_norm else None
+    bound = np.ones(config.environment.action_size)
+    clip = config.networks.obs_norm_clip if config.networks.obs_norm else None
     actor = Actor(
-        config.observation_size,
-        config.action_size,
-        config.actor_net,
+        config.environment.observation_size,
+        config.environment.action_size,
+        config.networks.actor_net,
         -bound,
         bound,
-        config.activation,
+        config.networks.activation,
         clip,
     )
     critic = TwinCritic(
-        config.observation_size, config.action_size, config.critic_net, config.activation, clip
+        config.environment.observation_size,
+        config.environment.action_size,
+        config.networks.critic_net,
+        config.networks.activation,
+        clip,
     )
     return actor, critic
 
 
 def load_init_weights(config: TrainConfig) -> PretrainedWeights | None:
     """The --init-from weights, checked against this config's networks (raises UserError)."""
-    if config.init_from is None:
+    if config.networks.init_from is None:
         return None
-    return read_pretrained(Path(config.init_from), *template_networks(config))
+    return read_pretrained(Path(config.networks.init_from), *template_networks(config))
 
 
 def apply_init_weights(learner: TD3Learner, init: PretrainedWeights) -> str:
@@ -113,9 +117,9 @@ def apply_init_weights(learner: TD3Learner, init: PretrainedWeights) -> str:
 
 def save_policy(folder: Path, learner: TD3Learner, config: TrainConfig) -> None:
     meta = {
-        "tasks": config.env,
-        "obs": config.observation_mode,
-        "control": config.control_spec.as_dict(),
+        "tasks": config.environment.env,
+        "obs": config.environment.observation_mode,
+        "control": config.environment.control_spec.as_dict(),
     }
     save_weights(folder, learner.actor, learner.critic, meta)
 
@@ -125,13 +129,13 @@ def evaluate_during_training(learner: TD3Learner, config: TrainConfig) -> dict[s
     results = [
         evaluate_task(
             learner.actor,
-            config.observation_mode,
+            config.environment.observation_mode,
             task,
-            config.eval_episodes,
-            seed=config.seed + 10_000,
-            control=config.control_spec,
+            config.run.eval_episodes,
+            seed=config.run.seed + 10_000,
+            control=config.environment.control_spec,
         )
-        for task in config.env
+        for task in config.environment.env
     ]
     row = {
         "eval/mean_reward": float(np.mean([r.return_mean for r in results])),
@@ -178,10 +182,10 @@ class TrainingRun:
         self.pending_eval: dict[str, float] = {}
         self.redflags = RedFlagMonitor(
             learner_settings(config).redflags,
-            config.learning_starts,
+            config.td3.learning_starts,
             cpu_with_cuda_available=self.device.type == "cpu" and torch.cuda.is_available(),
         )
-        self.obs, _ = envs.reset(seed=config.seed + state.step)
+        self.obs, _ = envs.reset(seed=config.run.seed + state.step)
         self.start_time, self.start_step = time.perf_counter(), state.step
 
     def elapsed(self) -> float:
@@ -194,11 +198,11 @@ class TrainingRun:
         config, num_envs = self.config, self.num_envs
         obs_t = torch.as_tensor(self.obs, dtype=torch.float32).to(self.device)  # one crossing
         self.learner.observe(obs_t)  # obs_norm: statistics of what is collected, nothing else
-        if self.state.step < config.learning_starts and config.warmup == "random":
+        if self.state.step < config.td3.learning_starts and config.td3.warmup == "random":
             uniform = self.rng.uniform(-1.0, 1.0, (num_envs, self.learner.actor.act_dim))
             action = torch.as_tensor(uniform, dtype=torch.float32).to(self.device)
         else:
-            action = noisy_action(self.learner, obs_t, config.exploration_noise)
+            action = noisy_action(self.learner, obs_t, config.td3.exploration_noise)
         env_action = self.learner.actor.to_env_units(action).cpu().numpy()
         next_obs, reward, terminated, truncated, infos = self.envs.step(env_action)
         ended = terminated | truncated
@@ -224,7 +228,7 @@ class TrainingRun:
             }
             if "success" in info:
                 episode["success"] = float(bool(info["success"]))
-            if self.config.shaping.active:
+            if self.config.environment.shaping.active:
                 episode["env_return"] = float(info["episode_env_return"])
                 for term, total in info["episode_shaping"].items():
                     episode[f"shaping/{term}"] = float(total)
@@ -240,39 +244,39 @@ class TrainingRun:
         """gradient_steps every train_freq transitions after learning_starts, whatever the
         number of envs (a transition is one env step, or `decimation` of them)."""
         config, state = self.config, self.state
-        if state.step <= config.learning_starts:
+        if state.step <= config.td3.learning_starts:
             return
         state.untrained_steps += self.num_envs
-        actor_learns = state.step > config.learning_starts + config.critic_warmup
-        while state.untrained_steps >= config.train_freq:
-            state.untrained_steps -= config.train_freq
-            for _ in range(config.gradient_steps):
-                batch = self.buffer.sample(config.batch_size)
+        actor_learns = state.step > config.td3.learning_starts + config.td3.critic_warmup
+        while state.untrained_steps >= config.td3.train_freq:
+            state.untrained_steps -= config.td3.train_freq
+            for _ in range(config.td3.gradient_steps):
+                batch = self.buffer.sample(config.td3.batch_size)
                 self.losses.add(self.learner.update(batch, actor_learns))
 
     def out_of_time(self) -> bool:
         """The wall-clock budget (`max_minutes`) is spent, this process's time and earlier
         ones' (a resume) together."""
-        budget = self.config.max_minutes
+        budget = self.config.run.max_minutes
         return budget is not None and self.state.time_elapsed + self.elapsed() >= budget * 60
 
     def evaluate_when_due(self) -> None:
         config, state = self.config, self.state
         if state.next_eval is None or state.step < state.next_eval:
             return
-        state.next_eval = next_multiple(state.step, config.eval_freq)
+        state.next_eval = next_multiple(state.step, config.run.eval_freq)
         self.evaluate()
 
     def stop_on_time(self) -> None:
         """A run stopped by its time budget says so, with or without evaluations, and ends on
         an evaluation of its last weights, as a run whose timesteps are a multiple of eval_freq
         does: its final figure is its own."""
-        if self.config.eval_freq and self.state.last_eval_step != self.state.step:
+        if self.config.run.eval_freq and self.state.last_eval_step != self.state.step:
             self.evaluate()
             self.log_when_due()
         self.console.print(
-            f"max_minutes {self.config.max_minutes:g} reached at step {self.state.step} of "
-            f"{self.config.timesteps}: stopped"
+            f"max_minutes {self.config.run.max_minutes:g} reached at step {self.state.step} of "
+            f"{self.config.run.timesteps}: stopped"
         )
 
     def evaluate(self) -> None:
@@ -297,7 +301,7 @@ class TrainingRun:
         progress bar's status when a row was written."""
         config, state = self.config, self.state
         if not (
-            state.step >= state.next_log or state.step >= config.timesteps or self.pending_eval
+            state.step >= state.next_log or state.step >= config.run.timesteps or self.pending_eval
         ):
             return None
         elapsed = self.elapsed()
@@ -317,7 +321,7 @@ class TrainingRun:
         for flag in self.redflags.check(state.step, row):
             self.react_to(flag)
         self.logger.record(state.step, row)
-        state.next_log = next_multiple(state.step, config.log_interval)
+        state.next_log = next_multiple(state.step, config.run.log_interval)
         rew = row.get("rollout/ep_rew_mean")
         return f"{fps:6.0f} steps/s" + (f"  ep_rew_mean {rew:8.2f}" if rew is not None else "")
 
@@ -329,15 +333,15 @@ class TrainingRun:
                 f"{self.run_dir / 'checkpoints'} are from before). The seed's advice: "
                 f"{flag.remedy}"
             )
-        if self.config.strict_redflags and flag.stops_when_strict:
+        if self.config.run.strict_redflags and flag.stops_when_strict:
             self.checkpoint()
             raise RedFlagStop(flag.line())
 
     def checkpoint(self) -> Path:
         counters = self.state.to_checkpoint(self.elapsed()) | {
             "numpy_rng": self.rng.bit_generator.state,
-            "tasks": self.config.env,
-            "obs": self.config.observation_mode,
+            "tasks": self.config.environment.env,
+            "obs": self.config.environment.observation_mode,
         }
         return save_checkpoint(
             self.run_dir,
@@ -345,7 +349,7 @@ class TrainingRun:
             self.learner,
             self.buffer,
             counters,
-            self.config.keep_checkpoints,
+            self.config.run.keep_checkpoints,
         )
 
     def checkpoint_when_due(self, stop_requested: bool) -> None:
@@ -354,7 +358,7 @@ class TrainingRun:
         if not (due or stop_requested):
             return
         if due:
-            state.next_checkpoint = next_multiple(state.step, self.config.checkpoint_freq)
+            state.next_checkpoint = next_multiple(state.step, self.config.run.checkpoint_freq)
         saved = self.checkpoint()
         if stop_requested:
             raise TrainingInterrupted(state.step, saved)
@@ -385,24 +389,24 @@ def train(
     """
     console = console or Console(stderr=True)
     init = init or load_init_weights(config)
-    device = resolve_device(config.device)
+    device = resolve_device(config.speed.device)
     use_available_cores()
     warning = precision_warning(config)
     if warning:
         console.print(escape(warning))
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.run.seed)
+    rng = np.random.default_rng(config.run.seed)
 
     envs, env_tasks = make_vector_env(
-        config.env,
-        config.num_envs,
-        config.seed,
-        config.observation_mode,
+        config.environment.env,
+        config.speed.num_envs,
+        config.run.seed,
+        config.environment.observation_mode,
         # No wrapper (and nothing added to each env step) when every weight is 0.
-        shaping=config.shaping if config.shaping.active else None,
-        gamma=config.gamma,
-        control=config.control_spec,
-        asynchronous=config.async_envs,
+        shaping=config.environment.shaping if config.environment.shaping.active else None,
+        gamma=config.td3.gamma,
+        control=config.environment.control_spec,
+        asynchronous=config.speed.async_envs,
     )
     obs_dim = envs.single_observation_space.shape[0]
     act_dim = envs.single_action_space.shape[0]
@@ -411,7 +415,9 @@ def train(
     if init is not None:
         console.print(apply_init_weights(learner, init))
     # Never more transitions than steps: a short run need not preallocate a 1M-row buffer.
-    buffer = ReplayBuffer(min(config.buffer_size, config.timesteps), obs_dim, act_dim, device)
+    buffer = ReplayBuffer(
+        min(config.td3.buffer_size, config.run.timesteps), obs_dim, act_dim, device
+    )
     state = TrainState.fresh(config)
     if resume is not None:
         restore(resume, learner, buffer)
@@ -436,12 +442,12 @@ def train(
         console=console,
         transient=False,
     )
-    bar = progress.add_task("train", total=config.timesteps, status="")
+    bar = progress.add_task("train", total=config.run.timesteps, status="")
     stop = StopOnSignal(on_abort=lambda: abort_message(run_dir))
     run.interruptible = stop.interruptible_section
     try:
         with progress, stop:
-            while state.step < config.timesteps and not run.out_of_time():
+            while state.step < config.run.timesteps and not run.out_of_time():
                 run.record_finished_episodes(*run.collect())
                 if (line := threads.poll()) is not None:
                     console.print(line)
@@ -449,10 +455,10 @@ def train(
                 run.evaluate_when_due()
                 if (status := run.log_when_due()) is not None:
                     progress.update(bar, completed=state.step, status=status)
-                elif state.step % 100 < run.num_envs * config.decimation:
+                elif state.step % 100 < run.num_envs * config.environment.decimation:
                     progress.update(bar, completed=state.step)
                 run.checkpoint_when_due(stop.requested)
-            if state.step < config.timesteps:
+            if state.step < config.run.timesteps:
                 run.stop_on_time()
     finally:
         logger.close()

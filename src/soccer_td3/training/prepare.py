@@ -58,13 +58,13 @@ class PreparedRun:
 
 def check_before_writing(config: TrainConfig, checkpoint: Checkpoint | None):
     """The checks that need no folder; returns the --init-from weights."""
-    check_memory(config, resolve_device(config.device))
+    check_memory(config, resolve_device(config.speed.device))
     init = load_init_weights(config)
     if checkpoint is not None:
-        if config.env != checkpoint.state["tasks"]:
+        if config.environment.env != checkpoint.state["tasks"]:
             raise UserError(
                 f"checkpoint {checkpoint.path} is from tasks {checkpoint.state['tasks']}, not "
-                f"{config.env}; resume it with its own tasks"
+                f"{config.environment.env}; resume it with its own tasks"
             )
         check_compatible(checkpoint, *template_networks(config))
         check_resumable(checkpoint, config, run_folder(checkpoint))

@@ -31,24 +31,24 @@ def td3_hyperparams(config: TrainConfig) -> TD3Hyperparams:
     """The update's numbers; their field names are also stable-baselines3 TD3's keywords, but
     actor_l2, which SB3 lacks."""
     return TD3Hyperparams(
-        gamma=config.gamma,
-        tau=config.tau,
-        policy_delay=config.policy_delay,
-        target_policy_noise=config.target_policy_noise,
-        target_noise_clip=config.target_noise_clip,
-        actor_l2=config.actor_l2,
+        gamma=config.td3.gamma,
+        tau=config.td3.tau,
+        policy_delay=config.td3.policy_delay,
+        target_policy_noise=config.td3.target_policy_noise,
+        target_noise_clip=config.td3.target_noise_clip,
+        actor_l2=config.td3.actor_l2,
     )
 
 
 def learner_settings(config: TrainConfig) -> LearnerSettings:
     return LearnerSettings(
         hp=td3_hyperparams(config),
-        acceleration=Acceleration(precision=config.precision, compile=config.compile),
+        acceleration=Acceleration(precision=config.speed.precision, compile=config.speed.compile),
         redflags=RedFlagThresholds(
-            window=config.redflag_window,
-            loss_growth=config.redflag_loss_growth,
-            q_limit=config.redflag_q_limit,
-            min_fps=config.redflag_min_fps,
+            window=config.run.redflag_window,
+            loss_growth=config.run.redflag_loss_growth,
+            q_limit=config.run.redflag_q_limit,
+            min_fps=config.run.redflag_min_fps,
         ),
     )
 
@@ -68,15 +68,15 @@ def build_learner(config: TrainConfig, obs_dim: int, act_dim: int, low, high, de
         act_dim,
         low,
         high,
-        config.actor_net,
-        config.critic_net,
+        config.networks.actor_net,
+        config.networks.critic_net,
         settings.hp,
         settings.acceleration,
-        learning_rate=config.learning_rate,
-        activation=config.activation,
+        learning_rate=config.td3.learning_rate,
+        activation=config.networks.activation,
         device=device,
-        obs_norm_clip=config.obs_norm_clip if config.obs_norm else None,
-        actor_last_layer_init=config.actor_last_layer_init,
+        obs_norm_clip=config.networks.obs_norm_clip if config.networks.obs_norm else None,
+        actor_last_layer_init=config.networks.actor_last_layer_init,
     )
 
 
@@ -88,7 +88,7 @@ def native_bf16(flags: set[str]) -> bool:
 
 def precision_warning(config: TrainConfig, flags: set[str] | None = None) -> str | None:
     """One line when bf16 is asked for on a CPU that would emulate it."""
-    if config.precision != "bf16" or resolve_device(config.device).type != "cpu":
+    if config.speed.precision != "bf16" or resolve_device(config.speed.device).type != "cpu":
         return None
     if native_bf16(cpu_flags() if flags is None else flags):
         return None
@@ -108,12 +108,17 @@ def memory_needed(config: TrainConfig) -> int:
     network's weights four times over (online, target, gradient, two Adam moments less the
     target's), a batch's activations, and the buffer's rows (obs, action, reward, next obs,
     done) in fp32."""
-    obs, act = config.observation_size, config.action_size
-    actor = mlp_parameters(obs, config.actor_net, act)
-    critic = 2 * mlp_parameters(obs + act, config.critic_net, 1)
+    obs, act = config.environment.observation_size, config.environment.action_size
+    actor = mlp_parameters(obs, config.networks.actor_net, act)
+    critic = 2 * mlp_parameters(obs + act, config.networks.critic_net, 1)
     weights = 5 * 4 * (actor + critic)
-    activations = 4 * 4 * config.batch_size * (sum(config.actor_net) + 2 * sum(config.critic_net))
-    rows = min(config.buffer_size, config.timesteps)
+    activations = (
+        4
+        * 4
+        * config.td3.batch_size
+        * (sum(config.networks.actor_net) + 2 * sum(config.networks.critic_net))
+    )
+    rows = min(config.td3.buffer_size, config.run.timesteps)
     return weights + activations + 4 * rows * (2 * obs + act + 2)
 
 

@@ -28,11 +28,15 @@ class TrainState:
 
     @classmethod
     def fresh(cls, config: TrainConfig) -> TrainState:
-        per_task = {task: EpisodeStats() for task in config.env} if len(config.env) > 1 else {}
+        per_task = (
+            {task: EpisodeStats() for task in config.environment.env}
+            if len(config.environment.env) > 1
+            else {}
+        )
         return cls(
-            next_log=config.log_interval,
-            next_eval=config.eval_freq or None,
-            next_checkpoint=config.checkpoint_freq or None,
+            next_log=config.run.log_interval,
+            next_eval=config.run.eval_freq or None,
+            next_checkpoint=config.run.checkpoint_freq or None,
             per_task=per_task,
         )
 

@@ -132,21 +132,21 @@ def base_config(args: argparse.Namespace) -> TrainConfig:
     steps = args.timesteps_per_trial
     overrides = settings_overrides(args) | {"timesteps": steps}
     config = build_config(args.preset, args.config, overrides)
-    if config.eval_freq == 0:
-        config.eval_freq = max(1, steps // EVALS_PER_TRIAL)
-    if config.eval_freq > steps:
+    if config.run.eval_freq == 0:
+        config.run.eval_freq = max(1, steps // EVALS_PER_TRIAL)
+    if config.run.eval_freq > steps:
         raise UserError(
-            f"eval_freq {config.eval_freq} exceeds --timesteps-per-trial {steps}: no evaluation "
-            "would score a trial; lower eval_freq (--set eval_freq=N)"
+            f"eval_freq {config.run.eval_freq} exceeds --timesteps-per-trial {steps}: no "
+            "evaluation would score a trial; lower eval_freq (--set eval_freq=N)"
         )
-    if config.learning_starts >= steps:
+    if config.td3.learning_starts >= steps:
         raise UserError(
-            f"learning_starts {config.learning_starts} is not below --timesteps-per-trial "
+            f"learning_starts {config.td3.learning_starts} is not below --timesteps-per-trial "
             f"{steps}: every trial would act at random; lower it (--set learning_starts=N)"
         )
-    if config.checkpoint_freq > steps:
-        config.checkpoint_freq = steps  # a checkpoint at the end: any trial can be resumed
-    resolve_device(config.device)  # no CUDA: one line now, not a failure in every trial
+    if config.run.checkpoint_freq > steps:
+        config.run.checkpoint_freq = steps  # a checkpoint at the end: any trial can be resumed
+    resolve_device(config.speed.device)  # no CUDA: one line now, not a failure in every trial
     return config
 
 
@@ -178,11 +178,11 @@ def run_tune(args: argparse.Namespace) -> None:
     # Everything a trial's score depends on: workers that differ in any of it are refused
     # rather than mixing incomparable scores (or failing on a changed distribution).
     settings = {
-        "env": base.env,
+        "env": base.environment.env,
         "timesteps_per_trial": args.timesteps_per_trial,
         "heartbeat_interval": args.heartbeat_interval,
         "grace_period": args.grace_period,
-        "trial_base": base.model_dump(mode="json", exclude={"device"}),
+        "trial_base": {k: v for k, v in base.flat(mode="json").items() if k != "device"},
         "search_space": {name: param.describe() for name, param in sorted(space.items())},
         "pruner": args.pruner,
     }
@@ -193,7 +193,7 @@ def run_tune(args: argparse.Namespace) -> None:
         study_name=args.study_name,
         heartbeat_interval=args.heartbeat_interval,
         grace_period=args.grace_period,
-        base=base.model_dump(),
+        base=base.flat(),
         space=space,
         save_dir=args.save_dir,
         trials=args.trials,

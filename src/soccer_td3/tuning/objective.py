@@ -20,7 +20,7 @@ import sqlalchemy.exc
 import yaml
 from rich.console import Console
 
-from soccer_td3.config import TrainConfig
+from soccer_td3.config import TrainConfig, flatten
 from soccer_td3.errors import UserError
 from soccer_td3.training.checkpoint import (
     Checkpoint,
@@ -113,7 +113,7 @@ class TrialObjective:
         run_dir = prepared.run_dir
         trial.set_user_attr("run_dir", str(run_dir.resolve()))
         trial.set_user_attr("host", socket.gethostname())
-        trial.set_user_attr("config", config.model_dump(mode="json"))
+        trial.set_user_attr("config", config.flat(mode="json"))
         print(f"trial {trial.number}: {run_dir}  {trial.params}", flush=True)
         scores = ScoreReporter(trial)
         try:
@@ -170,7 +170,7 @@ def same_settings(config_file: Path, config: TrainConfig) -> bool:
         theirs = yaml.safe_load(config_file.read_text())
     except (OSError, yaml.YAMLError):
         return False
-    ours = config.model_dump(mode="json")
-    return isinstance(theirs, dict) and all(
-        theirs.get(key) == value for key, value in ours.items() if key != "device"
-    )
+    if not isinstance(theirs, dict):
+        return False
+    theirs, ours = flatten(theirs), config.flat(mode="json")  # an old config.yaml is flat
+    return all(theirs.get(key) == value for key, value in ours.items() if key != "device")

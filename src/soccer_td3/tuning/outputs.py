@@ -36,7 +36,8 @@ def write_best_config(study: optuna.Study, trial: FrozenTrial, path: Path) -> No
     config = TrainConfig(**trial.user_attrs["config"])
     header = (
         f"# Best trial {trial.number} of study {study.study_name!r}: eval/mean_score "
-        f"{trial.value:.4f} after {config.timesteps} steps ({trial.user_attrs.get('run_dir')}).\n"
+        f"{trial.value:.4f} after {config.run.timesteps} steps "
+        f"({trial.user_attrs.get('run_dir')}).\n"
         f"# Train it longer: soccer-td3 train --config {path.name} --timesteps 5000000\n"
     )
     write_text(path, header + yaml.safe_dump(config.model_dump(), sort_keys=False))

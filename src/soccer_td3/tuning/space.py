@@ -22,7 +22,7 @@ from typing import Any, Literal
 import optuna
 import yaml
 
-from soccer_td3.config import PRESETS, TrainConfig, build_config, parse_net
+from soccer_td3.config import PRESETS, SETTINGS, TrainConfig, build_config, parse_net
 from soccer_td3.errors import UserError
 from soccer_td3.files import read_text
 
@@ -30,7 +30,7 @@ Scalar = str | int | float | bool  # what Optuna stores as a categorical choice
 
 
 def _net_presets() -> dict[str, list[int]]:
-    default = TrainConfig.model_fields["actor_net"].get_default(call_default_factory=True)
+    default = SETTINGS["actor_net"].get_default(call_default_factory=True)
     return {name: list(values.get("actor_net", default)) for name, values in PRESETS.items()}
 
 
@@ -107,7 +107,7 @@ def to_overrides(values: dict[str, Any]) -> dict[str, Any]:
 
 def trial_config(base: TrainConfig, values: dict[str, Any]) -> TrainConfig:
     """The base settings with the trial's values on top, validated like any --config file."""
-    return build_config("balanced", None, base.model_dump() | to_overrides(values))
+    return build_config("balanced", None, base.flat() | to_overrides(values))
 
 
 def check_space(space: SearchSpace, base: TrainConfig, source: str = "search space") -> None:
@@ -161,7 +161,7 @@ def parse_spec(name: str, spec: Any, where: str) -> Param:
 
 
 def _numeric_kind(name: str) -> str | None:
-    field = TrainConfig.model_fields.get(name)
+    field = SETTINGS.get(name)
     annotation = field.annotation if field is not None else None
     if annotation not in (int, float):
         return None  # net, shaping: named choices, no order to search along
