@@ -315,3 +315,23 @@ def test_a_balanced_pd_run_records_its_feedback_and_evaluates_held_or_as_submitt
         results[mode] = json.loads(out.read_text())
     # Held and re-decided actions are different games: the episodes differ.
     assert results["held"] != results["as-submitted"]
+
+
+def test_help_and_a_bad_setting_answer_before_torch_loads():
+    """Importing torch takes 2 s here: --help and a refused setting must not wait for it."""
+    code = (
+        "import sys\n"
+        "from soccer_td3.cli import main\n"
+        "codes = [main(['train', '--learning-rate', '-1']), main(['compare', '--gamma', '2']),\n"
+        "         main(['tune', '--set', 'lr=1']), main(['train', '--preset', 'soccer',\n"
+        "         '--decimation', '15'])]\n"
+        "print(codes, 'torch' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split("] ")[-1].strip() == "False", result.stdout + result.stderr
+    assert result.stdout.startswith("[2, 2, 2, 2]")
+    assert "multiple of 10" in result.stderr
+    help_only = "import sys\nfrom soccer_td3.cli import build_parser\n"
+    help_only += "build_parser().format_help()\nprint('torch' in sys.modules)\n"
+    result = subprocess.run([sys.executable, "-c", help_only], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stdout + result.stderr

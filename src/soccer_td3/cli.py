@@ -292,17 +292,12 @@ def trained_any_step(run_dir: Path) -> bool:
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from rich.console import Console
-
-    from soccer_td3.training.checkpoint import has_checkpoint, load_checkpoint, run_folder
-    from soccer_td3.training.loop import train
-    from soccer_td3.training.prepare import prepare_run
-    from soccer_td3.training.run_dir import remove_what_we_wrote
-    from soccer_td3.training.signals import RedFlagStop, TrainingInterrupted
-
-    console = Console(stderr=True)
     checkpoint = None
-    if args.resume is not None:
+    if args.resume is None:
+        config = config_from_args(args)  # a bad setting is refused before torch loads (2 s)
+    else:
+        from soccer_td3.training.checkpoint import load_checkpoint, run_folder
+
         checkpoint = load_checkpoint(args.resume)  # a bad checkpoint fails before any write
         recorded = run_folder(checkpoint) / "config.yaml"
         if args.config is None and not recorded.is_file():
@@ -311,8 +306,19 @@ def run_train(args: argparse.Namespace) -> None:
                 "trained with; restore it, or pass those settings with --config FILE"
             )
         args.config = args.config or recorded
+        config = config_from_args(args)
+
+    from rich.console import Console
+
+    from soccer_td3.training.checkpoint import has_checkpoint
+    from soccer_td3.training.loop import train
+    from soccer_td3.training.prepare import prepare_run
+    from soccer_td3.training.run_dir import remove_what_we_wrote
+    from soccer_td3.training.signals import RedFlagStop, TrainingInterrupted
+
+    console = Console(stderr=True)
     save_dir = None if checkpoint is not None else args.save_dir  # a resume stays in its folder
-    prepared = prepare_run(config_from_args(args), save_dir, checkpoint)
+    prepared = prepare_run(config, save_dir, checkpoint)
     run_dir, found = prepared.run_dir, prepared.found
     if prepared.moved:
         console.print(
@@ -509,6 +515,11 @@ def compare_settings(args: argparse.Namespace) -> dict:
 
 def run_compare(args: argparse.Namespace) -> None:
     from soccer_td3.cores import available_cores, core_slots
+
+    jobs = len(available_cores()) if args.jobs is None else args.jobs
+    core_slots(jobs)  # refuses --jobs 0 or more jobs than cores, before anything is written
+    settings = compare_settings(args)  # and a bad setting, before torch loads
+
     from soccer_td3.reports.compare import (
         ComparePlan,
         ComparisonInterrupted,
@@ -519,9 +530,6 @@ def run_compare(args: argparse.Namespace) -> None:
     from soccer_td3.reports.report import write_report
     from soccer_td3.reports.runs import find_runs
 
-    jobs = len(available_cores()) if args.jobs is None else args.jobs
-    core_slots(jobs)  # refuses --jobs 0 or more jobs than cores, before anything is written
-    settings = compare_settings(args)
     plan = ComparePlan(list(dict.fromkeys(args.presets)), args.seeds, settings)
     validate(plan)
     record_plan(plan, args.save_dir)

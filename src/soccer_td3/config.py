@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from soccer_td3.envs.build import observation_size
-from soccer_td3.envs.command import COMMAND_SIZE
-from soccer_td3.envs.control import ControlSpec
 from soccer_td3.envs.observation import FEATURE_TASKS
 from soccer_td3.envs.registry import TASKS
 from soccer_td3.envs.shaping import (
@@ -27,7 +24,10 @@ from soccer_td3.envs.shaping import (
 )
 from soccer_td3.errors import UserError
 from soccer_td3.files import read_text, write_text
-from soccer_td3.skills.walk import SKILL_EVERY
+from soccer_td3.skills.clock import SKILL_EVERY
+
+if TYPE_CHECKING:
+    from soccer_td3.envs.control import ControlSpec
 
 DEFAULT_TASK = "LowerT1GoaliePenaltyKick-v0"
 
@@ -266,6 +266,8 @@ class EnvironmentSettings(BaseModel):
 
     @property
     def control_spec(self) -> ControlSpec:
+        from soccer_td3.envs.control import ControlSpec  # torch: not for --help or a bad flag
+
         return ControlSpec(
             control=self.control,
             decimation=self.decimation,
@@ -281,10 +283,14 @@ class EnvironmentSettings(BaseModel):
 
     @property
     def observation_size(self) -> int:
+        from soccer_td3.envs.build import observation_size
+
         return observation_size(self.observation_mode, self.env[0])
 
     @property
     def action_size(self) -> int:
+        from soccer_td3.envs.command import COMMAND_SIZE
+
         return COMMAND_SIZE if self.control == "command" else TASKS[self.env[0]].act_dim
 
     @property

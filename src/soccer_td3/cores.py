@@ -13,8 +13,6 @@ import os
 import time
 from pathlib import Path
 
-import torch
-
 from soccer_td3.errors import UserError
 
 
@@ -50,6 +48,8 @@ def use_available_cores() -> None:
     """One intra-op thread per core this process may run on (OMP_NUM_THREADS, when set, wins)."""
     if "OMP_NUM_THREADS" in os.environ:
         return
+    import torch  # here, not at the top: compare and tune check --jobs before torch loads
+
     torch.set_num_threads(len(available_cores()))
 
 
@@ -118,6 +118,8 @@ class ThreadGovernor:
         now = cpu_sample(self.cores)
         others = others_usage(now, self._last)
         self._last = now
+        import torch
+
         threads = torch.get_num_threads()
         if threads > 1 and others > self.BUSY:
             torch.set_num_threads(1)

@@ -24,13 +24,12 @@ from safetensors.torch import load as load_safetensors
 from torch import Tensor, nn
 
 from soccer_td3.errors import UserError
+from soccer_td3.skills.clock import PHYSICS_DT, SKILL_EVERY
 from soccer_td3.skills.pd import N_JOINTS, normalised_torque, pd_torque
 
 SKILL_FILE = Path(__file__).parent / "t1_walk" / "t1_walk.safetensors"
 SKILL_SHA256 = "72e93d0562984ff39dce089e65ce8f301c94004ad670d61035c9d7939135b428"
 
-PHYSICS_DT = 0.002  # sai_mujoco's env step
-SKILL_EVERY = 10  # physics steps per skill decision: 50 Hz, as it was trained
 GAIT_FREQUENCY = 1.5  # Hz; trained within [1, 2]
 # Hip pitch, hip roll, hip yaw, knee, ankle pitch, ankle roll; left then right (sai_mujoco's
 # joint order too). booster_gym's T1.yaml.

@@ -127,7 +127,6 @@ def base_config(args: argparse.Namespace) -> TrainConfig:
     """Every trial's settings before the searched ones, with a budget a trial can be scored on."""
     from soccer_td3.config import build_config
     from soccer_td3.flags import settings_overrides
-    from soccer_td3.training.settings import resolve_device
 
     steps = args.timesteps_per_trial
     overrides = settings_overrides(args) | {"timesteps": steps}
@@ -146,6 +145,8 @@ def base_config(args: argparse.Namespace) -> TrainConfig:
         )
     if config.run.checkpoint_freq > steps:
         config.run.checkpoint_freq = steps  # a checkpoint at the end: any trial can be resumed
+    from soccer_td3.training.settings import resolve_device  # torch: after the checks above
+
     resolve_device(config.speed.device)  # no CUDA: one line now, not a failure in every trial
     return config
 
@@ -156,12 +157,6 @@ def run_tune(args: argparse.Namespace) -> None:
     from soccer_td3.tuning.outputs import write_outputs
     from soccer_td3.tuning.space import DEFAULT_SPACE, check_space, load_search_space
     from soccer_td3.tuning.storage import default_storage_url, shown_url, with_driver
-    from soccer_td3.tuning.worker import (
-        TuneInterrupted,
-        WorkerPlan,
-        open_plan_study,
-        run_workers,
-    )
 
     _positive(args.trials, "--trials", "20")
     _positive(args.timesteps_per_trial, "--timesteps-per-trial", "100000")
@@ -186,6 +181,13 @@ def run_tune(args: argparse.Namespace) -> None:
         "search_space": {name: param.describe() for name, param in sorted(space.items())},
         "pruner": args.pruner,
     }
+    from soccer_td3.tuning.worker import (  # torch: after the settings are known to be good
+        TuneInterrupted,
+        WorkerPlan,
+        open_plan_study,
+        run_workers,
+    )
+
     # The URL with its driver: also what optuna-dashboard needs to be given.
     storage_url = with_driver(args.storage) if args.storage else default_storage_url(args.save_dir)
     plan = WorkerPlan(
