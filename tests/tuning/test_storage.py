@@ -4,7 +4,7 @@ import optuna
 import pytest
 
 from soccer_td3.errors import UserError
-from soccer_td3.tuning.storage import open_storage, open_study, shown_url
+from soccer_td3.tuning.storage import lock_errors_in_words, open_storage, open_study, shown_url
 
 SETTINGS = {"env": ["LowerT1GoaliePenaltyKick-v0"], "timesteps_per_trial": 200}
 
@@ -147,3 +147,26 @@ def test_sqlite_claims_of_a_waiting_trial_are_atomic_across_processes(tmp_path: 
             worker.join(60)
         outcomes = [results.get(timeout=5) for _ in workers]
         assert sorted(map(str, outcomes)) == ["False"] * 7 + ["True"], outcomes
+
+
+def test_a_study_database_locked_by_a_frozen_writer_is_one_line(tmp_path: Path):
+    """Another process holds the SQLite write lock (as a worker stopped mid-write does): the
+    storage's wait runs out and the worker says why in one line, not Optuna's traceback."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 0.2}})
+    holder = sqlite3.connect(tmp_path / "study.db")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with (
+            pytest.raises(UserError, match=r"stayed locked .* SIGSTOP") as caught,
+            lock_errors_in_words(url),
+        ):
+            optuna.create_study(storage=storage, study_name="s")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ValueError), lock_errors_in_words(url):  # anything else: untouched
+        raise ValueError("not a lock")

@@ -130,13 +130,17 @@ def test_a_stopped_worker_checkpoints_its_trial_and_queues_it_again(tmp_path, ti
 
 
 def test_a_lapsed_heartbeat_retries_the_trial_once_and_its_first_worker_moves_on(
-    tmp_path, tiny_space
+    postgres_url, tmp_path, tiny_space
 ):
     """A worker frozen (SIGSTOP) past the grace period while it trains: another worker fails
     its trial and runs the retry; thawed (SIGCONT), the first worker says so in one line,
-    stops that trial and goes on, alive and without a traceback."""
-    url = f"sqlite:///{tmp_path / 'study.db'}"
-    args = ["--storage", url, "--trials", "1", "--search-space", str(tiny_space)]
+    stops that trial and goes on, alive and without a traceback.
+
+    On PostgreSQL, as workers that may stop should be: a worker frozen inside an SQLite write
+    holds the whole file's lock, and the other then fails in words after a minute
+    (test_storage.py's locked-database test)."""
+    url = with_driver(postgres_url)
+    args = ["--storage", postgres_url, "--trials", "1", "--search-space", str(tiny_space)]
     # A grace of 8 s, not 3: with another test's process on the two cores, the retry's own
     # heartbeat was once seen more than 3 s late, and the thawed worker failed it too.
     args += ["--timesteps-per-trial", "1000", "--heartbeat-interval", "1", "--grace-period", "8"]

@@ -156,7 +156,12 @@ def run_tune(args: argparse.Namespace) -> None:
     from soccer_td3.training.run_dir import writable_dir
     from soccer_td3.tuning.outputs import write_outputs
     from soccer_td3.tuning.space import DEFAULT_SPACE, check_space, load_search_space
-    from soccer_td3.tuning.storage import default_storage_url, shown_url, with_driver
+    from soccer_td3.tuning.storage import (
+        default_storage_url,
+        lock_errors_in_words,
+        shown_url,
+        with_driver,
+    )
 
     _positive(args.trials, "--trials", "20")
     _positive(args.timesteps_per_trial, "--timesteps-per-trial", "100000")
@@ -205,18 +210,19 @@ def run_tune(args: argparse.Namespace) -> None:
     )
     if args.storage is None:
         writable_dir(args.save_dir, "--save-dir")  # the default database lives in it
-    study = open_plan_study(plan)
-    writable_dir(args.save_dir, "--save-dir")
-    url = shown_url(plan.storage_url)
-    print(
-        f"study {plan.study_name!r} in {url}: {plan.trials} trials of "
-        f"{args.timesteps_per_trial} steps, {args.n_jobs} worker(s) here; "
-        f"watch it: optuna-dashboard {url}",
-        flush=True,
-    )
-    try:
-        run_workers(plan, args.n_jobs, study)
-    except TuneInterrupted as stopped:
-        print(stopped)
-    for line in write_outputs(study, args.save_dir):
-        print(line)
+    with lock_errors_in_words(plan.storage_url):
+        study = open_plan_study(plan)
+        writable_dir(args.save_dir, "--save-dir")
+        url = shown_url(plan.storage_url)
+        print(
+            f"study {plan.study_name!r} in {url}: {plan.trials} trials of "
+            f"{args.timesteps_per_trial} steps, {args.n_jobs} worker(s) here; "
+            f"watch it: optuna-dashboard {url}",
+            flush=True,
+        )
+        try:
+            run_workers(plan, args.n_jobs, study)
+        except TuneInterrupted as stopped:
+            print(stopped)
+        for line in write_outputs(study, args.save_dir):
+            print(line)

@@ -11,10 +11,12 @@ records both numbers and a worker with other ones cannot join (see `open_study`)
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import random
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,13 +78,35 @@ class _TableRace(Exception):
     """Another worker was creating Optuna's tables at the same moment."""
 
 
+SQLITE_LOCK_WAIT = 60  # seconds a worker waits for an SQLite study's write lock
+
+
+@contextlib.contextmanager
+def lock_errors_in_words(url: str) -> Iterator[None]:
+    """An SQLite study whose write lock stays held past SQLITE_LOCK_WAIT (a worker frozen
+    mid-write: Ctrl-Z, SIGSTOP, a suspended machine) is one line naming the cause, not
+    Optuna's traceback. Its trial, if any, stays RUNNING and is retried once it lapses."""
+    try:
+        yield
+    except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.OperationalError) as exc:
+        cause = exc.__cause__ or exc
+        if "database is locked" not in str(cause):
+            raise
+        raise UserError(
+            f"the study database {shown_url(url)} stayed locked for {SQLITE_LOCK_WAIT} s: "
+            "another process holds its write lock (a worker stopped mid-write, by Ctrl-Z or "
+            "SIGSTOP?); continue or end that process and start this worker again, or use "
+            "PostgreSQL for workers that may stop"
+        ) from None
+
+
 def _engine_kwargs(backend: str) -> dict[str, Any]:
     if backend == "postgresql":
         # An unreachable host is one line after 10 s, not a hang of the OS's TCP timeout.
         return {"connect_args": {"connect_timeout": 10}, "pool_pre_ping": True}
     if backend == "sqlite":
         # Several worker processes on one file wait for its lock instead of failing at once.
-        return {"connect_args": {"timeout": 60}}
+        return {"connect_args": {"timeout": SQLITE_LOCK_WAIT}}
     return {"pool_pre_ping": True}
 
 
