@@ -140,7 +140,7 @@ def test_interrupted_comparison_resumes_the_missing_run_and_rebuilds_the_report(
     out = tmp_path / "cmp"
     args = [
         "compare", "--presets", "baseline", "very-deep", "--seeds", "1", "--jobs", "1",
-        "--out", str(out), *TINY, "--timesteps", "800",
+        "--out", str(out), *TINY, "--timesteps", "500", "--eval-freq", "250",
     ]  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "soccer_td3", *args],

@@ -86,6 +86,8 @@ def test_absurd_lr_raises_the_exploding_flag(tmp_path: Path, strict: bool):
         "1000",
         "--checkpoint-freq",
         "0",
+        "--net",
+        "64,64",
     ]
     result = soccer_td3(*args, *(["--strict-redflags"] if strict else []))
     log = (run / "redflags.log").read_text()
