@@ -60,6 +60,18 @@ SLOW_MODULES = {
 }
 
 
+def pytest_configure(config):
+    """Under `pytest -n 2` (make test) each worker shares the two cores with the other: one
+    torch thread each, or their OpenMP threads spin against each other (a run sharing its
+    cores with two threads measured up to 27x slower; cores.py)."""
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.module.__name__ in SLOW_MODULES or "two_task_run" in item.fixturenames:

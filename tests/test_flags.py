@@ -6,7 +6,7 @@ from pathlib import Path
 from soccer_td3.cli import build_parser
 from soccer_td3.config import PARTS, SETTINGS
 from soccer_td3.flags import GROUP_TITLES, spellings
-from tests.cli_helpers import assert_one_line_error, soccer_td3
+from tests.cli_helpers import assert_one_line_error, in_a_process, soccer_td3
 
 SPACE = "net: '64,64'\nbatch_size: [32]\n"
 
@@ -28,7 +28,7 @@ def test_train_compare_and_tune_list_the_same_settings_flags():
     assert len(train) > 2 * 30  # every field, both spellings
     assert compare == train
     assert tune == train  # tune's --timesteps is its per-trial budget
-    tune_help = soccer_td3("tune", "--help").stdout  # as a user reads it
+    tune_help = in_a_process("tune", "--help").stdout  # as a user reads it
     for flag in ("--preset", "--config", "--set", "--net", "--save-dir", "--save_dir"):
         assert flag in tune_help
 

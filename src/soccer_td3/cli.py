@@ -327,41 +327,46 @@ def run_train(args: argparse.Namespace) -> None:
         )
     config, init = prepared.config, prepared.init
 
-    try:
-        final_dir = train(
-            config,
-            run_dir,
-            use_wandb=args.use_wandb,
-            console=console,
-            init=init,
-            resume=checkpoint,
-        )
-    except RedFlagStop as flag:
-        print(
-            f"{flag}; stopped by --strict-redflags. Resume with: soccer-td3 train --resume "
-            f"{run_dir} (and the remedy's settings)",
-            file=sys.stderr,
-        )
-        raise SystemExit(3) from None
-    except (UserError, KeyboardInterrupt) as exc:
-        if checkpoint is None and not trained_any_step(run_dir):
-            remove_what_we_wrote(run_dir, found)  # an error or Ctrl-C before the first step
+    with prepared.claim:  # given up as the command ends, as the process's end would
+        try:
+            final_dir = train(
+                config,
+                run_dir,
+                use_wandb=args.use_wandb,
+                console=console,
+                init=init,
+                resume=checkpoint,
+            )
+        except RedFlagStop as flag:
+            print(
+                f"{flag}; stopped by --strict-redflags. Resume with: soccer-td3 train --resume "
+                f"{run_dir} (and the remedy's settings)",
+                file=sys.stderr,
+            )
+            raise SystemExit(3) from None
+        except (UserError, KeyboardInterrupt) as exc:
+            if checkpoint is None and not trained_any_step(run_dir):
+                remove_what_we_wrote(run_dir, found)  # an error or Ctrl-C before the first step
+                raise
+            if (
+                isinstance(exc, UserError)
+                and "--resume" not in str(exc)
+                and has_checkpoint(run_dir)
+            ):
+                raise UserError(
+                    f"{exc}. The run stopped; its last checkpoint is kept: resume with "
+                    f"soccer-td3 train --resume {run_dir}"
+                ) from None
             raise
-        if isinstance(exc, UserError) and "--resume" not in str(exc) and has_checkpoint(run_dir):
-            raise UserError(
-                f"{exc}. The run stopped; its last checkpoint is kept: resume with "
-                f"soccer-td3 train --resume {run_dir}"
-            ) from None
-        raise
-    except TrainingInterrupted as stopped:
-        print(
-            f"interrupted at step {stopped.step}; checkpoint written to {stopped.checkpoint}. "
-            f"Resume with: soccer-td3 train --resume {run_dir}"
-        )
-        return
-    print(f"run folder: {run_dir}")
-    print(f"  metrics:  {run_dir / 'progress.csv'}  (tensorboard --logdir {run_dir / 'tb'})")
-    print(f"  model:    {final_dir}/actor.safetensors, critic.safetensors")
+        except TrainingInterrupted as stopped:
+            print(
+                f"interrupted at step {stopped.step}; checkpoint written to {stopped.checkpoint}. "
+                f"Resume with: soccer-td3 train --resume {run_dir}"
+            )
+            return
+        print(f"run folder: {run_dir}")
+        print(f"  metrics:  {run_dir / 'progress.csv'}  (tensorboard --logdir {run_dir / 'tb'})")
+        print(f"  model:    {final_dir}/actor.safetensors, critic.safetensors")
 
 
 def run_evaluate(args: argparse.Namespace) -> None:

@@ -285,67 +285,68 @@ def export(path: Path, out_dir: Path, fmt: str = "torchscript") -> Path:
         )
     tasks = list(meta.get("tasks") or [])
     task_table = task_by_obs_size(tasks)
-    out_dir, _claim = new_export_dir(out_dir)  # held until this process ends
-    target = out_dir / MODEL_FILES[fmt]
-    control = ControlSpec.from_meta(meta)
-    bound = None
-    if control is not None and control.control in ("pd", "command"):
-        env = make_env(tasks[0])  # the torque bounds the PD law clips to (symmetric here)
-        bound = env.action_space.high
-        env.close()
-    with atomic_path(target) as tmp:
-        if control is not None and control.control == "command":
-            hierarchy_module(actor, control, bound).save(str(tmp))
-            input_size, output_size = MODEL_INPUT_SIZE, len(bound)
-        else:
-            model = NormalisedActor(actor, control, bound).eval()
-            _write_model(model, torch.zeros(1, actor.obs_dim), tmp, fmt)
-            input_size, output_size = actor.obs_dim, actor.act_dim
-    write_text(out_dir / PREPROCESSOR, preprocessor_source(obs_mode, input_size, task_table))
-    write_text(
-        out_dir / MANIFEST,
-        json.dumps(
-            {
-                "format": fmt,
-                "model": target.name,
-                "preprocessor": PREPROCESSOR,
-                "obs": obs_mode,
-                "tasks": tasks,
-                "obs_dim": input_size,
-                "act_dim": output_size,
-                "action": "normalised to [-1, 1]; the SAI SDK maps it onto the action bounds",
-                "control": control.as_dict() if control else None,
-            },
-            indent=2,
-        ),
-    )
-    torque_bounds = bound if bound is not None else actor.action_scale.tolist()
-    untrained = [t for t in COMPETITION_TASKS if t not in tasks]
-    untrained_note = (
-        f"\nThis model never trained on {', '.join(untrained)}: there it still gets that "
-        "task's input and one-hot, but expect it to play badly.\n"
-        if untrained and obs_mode != "raw"
-        else ""
-    )
-    write_text(
-        out_dir / "README.md",
-        SUBMISSION_README.format(
-            model=target.name,
-            obs_dim=input_size,
-            act_dim=output_size,
-            what=HIERARCHY_NOTE if obs_mode == "commander" else "the actor",
-            bounds=",".join(f"{b:g}" for b in torque_bounds),
-            obs_mode=obs_mode,
-            tasks=", ".join(tasks) or "(not recorded)",
-            task_sizes="; ".join(f"{size} values: {task}" for size, task in task_table.items())
-            if obs_mode != "raw"
-            else f"a raw-observation model reads only {input_size}-value observations "
-            "(its own task's), and refuses any other size",
-            untrained=untrained_note,
-            folder=out_dir,
-            onnx_note=ONNX_NOTE if fmt == "onnx" else "",
-            runtime="torch" if fmt == "torchscript" else "onnxruntime",
-            usage=TORCHSCRIPT_USAGE if fmt == "torchscript" else ONNX_USAGE,
-        ),
-    )
-    return target
+    out_dir, claim = new_export_dir(out_dir)
+    with claim:  # given up as the command ends, as the process's end would
+        target = out_dir / MODEL_FILES[fmt]
+        control = ControlSpec.from_meta(meta)
+        bound = None
+        if control is not None and control.control in ("pd", "command"):
+            env = make_env(tasks[0])  # the torque bounds the PD law clips to (symmetric here)
+            bound = env.action_space.high
+            env.close()
+        with atomic_path(target) as tmp:
+            if control is not None and control.control == "command":
+                hierarchy_module(actor, control, bound).save(str(tmp))
+                input_size, output_size = MODEL_INPUT_SIZE, len(bound)
+            else:
+                model = NormalisedActor(actor, control, bound).eval()
+                _write_model(model, torch.zeros(1, actor.obs_dim), tmp, fmt)
+                input_size, output_size = actor.obs_dim, actor.act_dim
+        write_text(out_dir / PREPROCESSOR, preprocessor_source(obs_mode, input_size, task_table))
+        write_text(
+            out_dir / MANIFEST,
+            json.dumps(
+                {
+                    "format": fmt,
+                    "model": target.name,
+                    "preprocessor": PREPROCESSOR,
+                    "obs": obs_mode,
+                    "tasks": tasks,
+                    "obs_dim": input_size,
+                    "act_dim": output_size,
+                    "action": "normalised to [-1, 1]; the SAI SDK maps it onto the action bounds",
+                    "control": control.as_dict() if control else None,
+                },
+                indent=2,
+            ),
+        )
+        torque_bounds = bound if bound is not None else actor.action_scale.tolist()
+        untrained = [t for t in COMPETITION_TASKS if t not in tasks]
+        untrained_note = (
+            f"\nThis model never trained on {', '.join(untrained)}: there it still gets that "
+            "task's input and one-hot, but expect it to play badly.\n"
+            if untrained and obs_mode != "raw"
+            else ""
+        )
+        write_text(
+            out_dir / "README.md",
+            SUBMISSION_README.format(
+                model=target.name,
+                obs_dim=input_size,
+                act_dim=output_size,
+                what=HIERARCHY_NOTE if obs_mode == "commander" else "the actor",
+                bounds=",".join(f"{b:g}" for b in torque_bounds),
+                obs_mode=obs_mode,
+                tasks=", ".join(tasks) or "(not recorded)",
+                task_sizes="; ".join(f"{size} values: {task}" for size, task in task_table.items())
+                if obs_mode != "raw"
+                else f"a raw-observation model reads only {input_size}-value observations "
+                "(its own task's), and refuses any other size",
+                untrained=untrained_note,
+                folder=out_dir,
+                onnx_note=ONNX_NOTE if fmt == "onnx" else "",
+                runtime="torch" if fmt == "torchscript" else "onnxruntime",
+                usage=TORCHSCRIPT_USAGE if fmt == "torchscript" else ONNX_USAGE,
+            ),
+        )
+        return target

@@ -27,7 +27,8 @@ def holds_run(folder: Path) -> bool:
 
 
 class FolderClaim:
-    """This process's lock on a folder; `release()` or the process's end gives it up."""
+    """This process's lock on a folder; `release()`, the end of its `with` or the process's end
+    gives it up."""
 
     def __init__(self, folder: Path, fd: int) -> None:
         self.folder, self._fd = folder, fd
@@ -36,6 +37,12 @@ class FolderClaim:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor drops the flock
             self._fd = None
+
+    def __enter__(self) -> FolderClaim:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
 
 
 def try_claim(folder: Path) -> FolderClaim | None:
