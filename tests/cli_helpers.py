@@ -53,9 +53,7 @@ def soccer_td3(*args: str, cwd: Path | None = None) -> subprocess.CompletedProce
         os.sched_setaffinity(0, saved_cores)
         for number, handler in saved_handlers.items():
             signal.signal(number, handler)
-    return subprocess.CompletedProcess(
-        ["soccer-td3", *args], code, out.getvalue(), err.getvalue()
-    )
+    return subprocess.CompletedProcess(["soccer-td3", *args], code, out.getvalue(), err.getvalue())
 
 
 def in_a_process(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
