@@ -44,10 +44,11 @@ demo: $(STAMP) osmesa
 		--video $(DEMO)/goalie.mp4 --video-seconds 6
 
 # Everything, as CI runs it.
-# Two pytest workers share the two cores (pytest-xdist); the few tests that read the machine's
+# Two pytest workers share the two cores (pytest-xdist; worksteal: a worker that runs out takes
+# queued tests from the other, so neither idles at the end); the few tests that read the machine's
 # CPU use or time a stop run alone afterwards, on a quiet machine.
 test: $(STAMP) system-deps lint
-	$(BIN)/python -m pytest -q -n 2 -m "not quiet"
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal -m "not quiet"
 	$(BIN)/python -m pytest -q -m quiet
 
 # The edit-test loop: unit tests only (no training runs, CLI processes, studies or videos).

@@ -13,7 +13,7 @@ import pytest
 from soccer_td3.agent.weights import read_weight_file
 from soccer_td3.config import build_config
 from soccer_td3.training.metrics import read_log
-from soccer_td3.training.run_dir import try_claim
+from soccer_td3.training.run_dir import holder
 from tests.cli_helpers import assert_error_after_output, assert_one_line_error, soccer_td3
 from tests.conftest import fill
 from tests.test_cli import TINY_RUN, checksums
@@ -60,9 +60,12 @@ def test_a_second_resume_of_a_running_run_is_refused(tmp_path: Path):
     assert soccer_td3("train", *TINY_RUN, "--save-dir", str(run)).returncode == 0
     first = start("train", "--resume", str(run), "--timesteps", "20000")
     try:
-        deadline = time.time() + 60
-        while (free := try_claim(run)) is not None and time.time() < deadline:
-            free.release()  # the first has not claimed it yet
+        # Wait until the first has claimed the folder, reading the pid its claim writes.
+        # (Probing with a claim of our own could take the lock at the very moment the first
+        # tried to, and refuse it: once in a CI run.)
+        deadline = time.time() + 120
+        while holder(run) != str(first.pid):
+            assert first.poll() is None and time.time() < deadline, first.communicate()
             time.sleep(0.1)
         second = soccer_td3("train", "--resume", str(run), "--timesteps", "30000")
         assert_one_line_error(second, "in use by another soccer-td3 process", str(first.pid))
