@@ -306,6 +306,25 @@ def test_a_second_interrupt_removes_the_half_checkpoint_and_names_the_last(tmp_p
     )
 
 
+def test_signals_stay_ignored_after_a_stop_and_come_back_after_a_whole_run():
+    """A second Ctrl-C after the stop's checkpoint, while the run closes its envs, once
+    printed a KeyboardInterrupt from a finaliser: after a stop, signals stay ignored."""
+    from soccer_td3.training.signals import StopOnSignal
+
+    before, before_term = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        with StopOnSignal():
+            pass
+        assert signal.getsignal(signal.SIGINT) is before  # no stop: the handler comes back
+        with StopOnSignal() as stop:
+            stop._handle(signal.SIGINT, None)
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+        signal.signal(signal.SIGTERM, before_term)
+
+
 def test_non_finite_losses_stop_with_the_quantity_step_and_advice(tmp_path: Path):
     from soccer_td3.training.loop import train
 

@@ -62,7 +62,10 @@ class StopOnSignal:
 
     def __exit__(self, *exc) -> None:
         for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+            # Once a stop has begun, what is left is cleanup and the line that says how to
+            # resume: a second Ctrl-C then would land in some finaliser (a simulator's
+            # __del__) and print its traceback. It is ignored until the process ends.
+            signal.signal(sig, signal.SIG_IGN if self.requested else handler)
 
 
 class RedFlagStop(Exception):
