@@ -13,7 +13,7 @@ spec.loader.exec_module(play)
 
 def test_play_measures_bare_and_ours_and_ends_with_the_ratios(capsys):
     play.main(
-        ["--env-steps", "1000", "--learning-starts", "500", "--warmup", "0",
+        ["--env-steps", "600", "--learning-starts", "300", "--warmup", "0",
          "--bare-seconds", "1"]
     )  # fmt: skip
     lines = capsys.readouterr().out.strip().splitlines()

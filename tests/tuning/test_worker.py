@@ -143,7 +143,7 @@ def test_a_lapsed_heartbeat_retries_the_trial_once_and_its_first_worker_moves_on
     args = ["--storage", postgres_url, "--trials", "1", "--search-space", str(tiny_space)]
     # A grace of 5 s, not 3: with another test's processes on the two cores, a heartbeat
     # may come late, and the thawed worker would fail the live retry too.
-    args += ["--timesteps-per-trial", "1000", "--heartbeat-interval", "1", "--grace-period", "5"]
+    args += ["--timesteps-per-trial", "600", "--heartbeat-interval", "1", "--grace-period", "5"]
     frozen = start_worker(tmp_path / "a", *args)
     wait_for(lambda: evaluated_running_trials(url, tmp_path / "a"), 180, "an evaluated trial")
     frozen.send_signal(signal.SIGSTOP)
