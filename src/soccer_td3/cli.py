@@ -293,9 +293,7 @@ def trained_any_step(run_dir: Path) -> bool:
 
 def run_train(args: argparse.Namespace) -> None:
     checkpoint = None
-    if args.resume is None:
-        config = config_from_args(args)  # a bad setting is refused before torch loads (2 s)
-    else:
+    if args.resume is not None:
         from soccer_td3.training.checkpoint import load_checkpoint, run_folder
 
         checkpoint = load_checkpoint(args.resume)  # a bad checkpoint fails before any write
@@ -306,7 +304,7 @@ def run_train(args: argparse.Namespace) -> None:
                 "trained with; restore it, or pass those settings with --config FILE"
             )
         args.config = args.config or recorded
-        config = config_from_args(args)
+    config = config_from_args(args)  # a bad setting is refused before torch loads (2 s)
 
     from rich.console import Console
 

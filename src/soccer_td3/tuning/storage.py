@@ -85,7 +85,8 @@ SQLITE_LOCK_WAIT = 60  # seconds a worker waits for an SQLite study's write lock
 def lock_errors_in_words(url: str) -> Iterator[None]:
     """An SQLite study whose write lock stays held past SQLITE_LOCK_WAIT (a worker frozen
     mid-write: Ctrl-Z, SIGSTOP, a suspended machine) is one line naming the cause, not
-    Optuna's traceback. Its trial, if any, stays RUNNING and is retried once it lapses."""
+    Optuna's traceback. Its trial, if any, stays RUNNING and is retried once it lapses.
+    Used where a worker's errors become its exit line: `tune` itself and each --n-jobs child."""
     try:
         yield
     except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.OperationalError) as exc:

@@ -51,7 +51,13 @@ from soccer_td3.errors import UserError
 from soccer_td3.training.signals import TrainingInterrupted
 from soccer_td3.tuning.objective import TrialObjective, TrialTakenOver, taken_over
 from soccer_td3.tuning.space import SearchSpace
-from soccer_td3.tuning.storage import MAX_RETRIES, open_storage, open_study, retry_callback
+from soccer_td3.tuning.storage import (
+    MAX_RETRIES,
+    lock_errors_in_words,
+    open_storage,
+    open_study,
+    retry_callback,
+)
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 LIVE = (*FINISHED, TrialState.RUNNING, TrialState.WAITING)
@@ -320,7 +326,8 @@ def _child_main(plan: WorkerPlan, cores: set[int]) -> None:
     signal.signal(signal.SIGTERM, raise_interrupt)
     pin(cores)
     try:
-        run_plan(plan)
+        with lock_errors_in_words(plan.storage_url):
+            run_plan(plan)
     except UserError as exc:
         print(f"soccer-td3: error: {exc}", file=sys.stderr)
         sys.exit(2)
