@@ -1,5 +1,6 @@
 import csv
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -273,18 +274,21 @@ def test_soak_two_postgresql_workers_and_two_random_sigkills_complete_eight_tria
         finish(worker, machine, timeout=400)
 
     trials = study_trials(url, "soak")
-    assert sum(t.state == TrialState.COMPLETE for t in trials) == 8
+    logs = victim.with_suffix(".log").read_text() + survivor.with_suffix(".log").read_text()
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 8, logs
     ran = [t for t in trials if not t.user_attrs.get("surplus")]
-    killed = [t for t in ran if t.state == TrialState.FAIL]
-    assert {t.number for t in killed} == doomed  # both kills landed inside a trial
-    for trial in killed:
-        (retry,) = [t for t in ran if trial.number in t.system_attrs.get("retry_history", [])][-1:]
-        assert retry.params == trial.params
+    failed = {t.number for t in ran if t.state == TrialState.FAIL}
+    # Under CI's load a live trial may miss its 3 s grace period; its worker must then say so
+    # and move on, and the trial is retried like a killed one. Any other FAIL is a defect.
+    lapsed = {int(n) for n in re.findall(r"trial (\d+): its heartbeat lapsed", logs)}
+    assert failed == doomed | lapsed, logs  # both kills landed inside a trial
+    for number in failed:
+        (retry,) = [t for t in ran if number in t.system_attrs.get("retry_history", [])][-1:]
+        assert retry.params == next(t for t in ran if t.number == number).params
     on_disk = sorted(str(p.resolve()) for m in (victim, survivor) for p in m.glob("trial_*"))
     assert sorted(t.user_attrs["run_dir"] for t in ran) == on_disk
-    logs = victim.with_suffix(".log").read_text() + survivor.with_suffix(".log").read_text()
     # A kill after the final checkpoint leaves a complete run: its retry starts over, saying so.
-    assert logs.count(": resuming ") + logs.count("is complete to step") >= len(killed)
+    assert logs.count(": resuming ") + logs.count("is complete to step") >= len(failed), logs
 
 
 def test_an_interrupted_trial_past_its_retry_budget_is_not_said_to_be_queued(tmp_path):
