@@ -139,8 +139,8 @@ def test_report_rebuilds_from_the_run_folders_without_training(comparison: Path,
 def test_interrupted_comparison_resumes_the_missing_run_and_rebuilds_the_report(tmp_path):
     out = tmp_path / "cmp"
     args = [
-        "compare", "--presets", "baseline", "very-deep", "--seeds", "1", "--jobs", "1",
-        "--out", str(out), *TINY, "--timesteps", "500", "--eval-freq", "250",
+        "compare", "--presets", "baseline", "balanced", "--seeds", "1", "--jobs", "1",
+        "--out", str(out), *TINY, "--timesteps", "400", "--eval-freq", "200",
     ]  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "soccer_td3", *args],
@@ -149,7 +149,7 @@ def test_interrupted_comparison_resumes_the_missing_run_and_rebuilds_the_report(
         text=True,
         start_new_session=True,
     )
-    first, second = out / "baseline" / "seed0", out / "very-deep" / "seed0"
+    first, second = out / "baseline" / "seed0", out / "balanced" / "seed0"
     deadline = time.monotonic() + 240
     # Stop it once the second run is training (its first metrics row is written), as a job
     # scheduler would: SIGTERM to the compare process alone, which passes it on to its runs.
@@ -169,11 +169,11 @@ def test_interrupted_comparison_resumes_the_missing_run_and_rebuilds_the_report(
     result = soccer_td3(*args)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "1 of 2 runs already finished" in result.stderr
-    assert "resuming very-deep seed 0" in result.stderr
+    assert "resuming balanced seed 0" in result.stderr
     assert (first / "final" / "actor.safetensors").stat().st_mtime == kept
     assert (second / "final").is_dir()
-    assert "resumed" in (out / "logs" / "very-deep_seed0.log").read_text()
-    assert [r[0] for r in table_rows(out / "report.md")] == ["baseline", "very-deep"]
+    assert "resumed" in (out / "logs" / "balanced_seed0.log").read_text()
+    assert [r[0] for r in table_rows(out / "report.md")] == ["baseline", "balanced"]
 
 
 def test_resuming_with_other_settings_is_refused(comparison: Path):
