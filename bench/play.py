@@ -88,7 +88,8 @@ def ours_rate(
             str(learning_starts), "--eval-freq", "0", "--checkpoint-freq", "0",
             "--log-interval", str(log_every), "--device", "cpu", "--save-dir", str(run),
         ]  # fmt: skip
-        environment = dict(os.environ, OMP_NUM_THREADS=str(cores))
+        environment = dict(os.environ)
+        environment.pop("OMP_NUM_THREADS", None)  # two cores: the threads the run chooses
         if cores == 1:
             command += ["--num-envs", "1", "--no-async-envs"]
             environment["OMP_NUM_THREADS"] = "1"

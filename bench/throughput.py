@@ -245,24 +245,24 @@ def ours_steps_per_second(args: argparse.Namespace, turns: Turns) -> float:
     if args.compile is not None:
         overrides["compile"] = args.compile
     config = build_config(args.preset, overrides=overrides)
-    train_when_due = TrainingRun.train_when_due
+    train_step = TrainingRun.train
     end = args.learning_starts + args.steps
 
     def train_then_take_turns(run: TrainingRun) -> None:
-        train_when_due(run)
+        train_step(run)
         if run.state.step >= end:
             turns.finish(OURS)  # saving final/ is not training
         else:
             turns.at(OURS, run.state.step)
 
-    TrainingRun.train_when_due = train_then_take_turns
+    TrainingRun.train = train_then_take_turns
     try:
         with tempfile.TemporaryDirectory() as tmp, bound_updates(args.bound):
             train(config, Path(tmp))
             with (Path(tmp) / "progress.csv").open() as handle:
                 rows = {int(r["time/total_timesteps"]): r for r in csv.DictReader(handle)}
     finally:
-        TrainingRun.train_when_due = train_when_due
+        TrainingRun.train = train_step
         turns.finish(OURS)  # again if it ended early: the peer must never wait on us
     if int(max(rows)) != end:
         raise SystemExit(f"soccer_td3 stopped at step {max(rows)}, not {end}")

@@ -257,10 +257,25 @@ def preprocessor_source(obs_mode: str, input_size: int, task_table: dict[int, st
     return head + "".join("\n" + inspect.getsource(module) for module in modules)
 
 
+class RowByRow(nn.Module):
+    """`inner` run on one row at a time. A row's action then never depends on the batch it
+    came in (a matrix product of two rows may round differently from one of a single row, and
+    an episode's physics amplifies a last-bit difference), so the SDK's batched runner plays
+    each env exactly as `soccer-td3 evaluate` does; the walking skill does the same."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, obs: Tensor) -> Tensor:
+        return torch.cat([self.inner(obs[i : i + 1]) for i in range(obs.shape[0])])
+
+
 def _write_model(model: nn.Module, example: Tensor, target: Path, fmt: str) -> None:
     if fmt == "torchscript":
         with torch.no_grad():
-            torch.jit.trace(model, example).save(str(target))
+            traced = torch.jit.trace(model, example[:1])
+        torch.jit.script(RowByRow(traced)).save(str(target))
     else:
         torch.onnx.export(
             model,

@@ -114,7 +114,10 @@ def test_sdk_benchmark_runner_on_a_vector_env_scores_as_evaluate(two_task_run, t
     from soccer_td3.training.evaluation import evaluate_task
 
     expected = evaluate_task(actor, "features", GOALIE, 1).return_mean
-    assert [r["score"] for r in results] == pytest.approx([expected, expected], rel=1e-6)
+    # Each row is computed alone (export.RowByRow): the batch changes no bit of an episode.
+    assert results[0]["score"] == results[1]["score"]
+    # As in the test above: the SDK's float32 action mapping rounds its last bit otherwise.
+    assert results[0]["score"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_preprocessor_refuses_an_observation_of_an_unknown_size(fresh_actor_file, tmp_path):

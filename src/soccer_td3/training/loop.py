@@ -1,10 +1,13 @@
-"""The training loop, in named steps: collect, record finished episodes, train when due,
-evaluate when due, log, checkpoint. Its counters are one TrainState, what checkpoints hold.
+"""The training loop, in named steps: act, train (while the envs play the actions), collect,
+record finished episodes, evaluate when due, log, checkpoint. Its counters are one TrainState,
+what checkpoints hold.
 
 Semantics follow stable-baselines3's TD3 so figures compare: `learning_starts` steps of uniform
 random actions, then the actor plus Gaussian exploration noise on the normalised action;
-`gradient_steps` updates every `train_freq` env steps; episode statistics over the last 100
-episodes.
+`gradient_steps` updates every `train_freq` env steps, on a buffer that holds every transition
+so far; episode statistics over the last 100 episodes. One difference, for speed: a step's
+updates run while the envs play the next step, whose actions are chosen just before them (with
+async_envs the physics then runs on the other cores while the learner trains).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from gymnasium.vector import AsyncVectorEnv
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -180,6 +184,8 @@ class TrainingRun:
         # which a Ctrl-C abandons the evaluation at once (training/signals.py).
         self.interruptible: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
         self.pending_eval: dict[str, float] = {}
+        # act()'s observations, actions and the actions in env units, for collect()
+        self.sent: tuple[torch.Tensor, torch.Tensor, np.ndarray] | None = None
         self.redflags = RedFlagMonitor(
             learner_settings(config).redflags,
             config.td3.learning_starts,
@@ -191,10 +197,11 @@ class TrainingRun:
     def elapsed(self) -> float:
         return time.perf_counter() - self.start_time
 
-    def collect(self) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray]:
-        """One vector step: random actions until learning_starts (unless warmup is policy),
-        then the noisy policy; the transition goes into the buffer. Returns rewards, ended
-        flags, the step's infos and each env's env steps."""
+    def act(self) -> None:
+        """Choose this step's actions (random until learning_starts unless warmup is policy,
+        then the noisy policy) and send them to the envs. The envs play them until collect():
+        with async_envs in processes of their own, so the updates run in between (train)
+        overlap the physics instead of waiting for it."""
         config, num_envs = self.config, self.num_envs
         obs_t = torch.as_tensor(self.obs, dtype=torch.float32).to(self.device)  # one crossing
         self.learner.observe(obs_t)  # obs_norm: statistics of what is collected, nothing else
@@ -204,12 +211,27 @@ class TrainingRun:
         else:
             action = noisy_action(self.learner, obs_t, config.td3.exploration_noise)
         env_action = self.learner.actor.to_env_units(action).cpu().numpy()
-        next_obs, reward, terminated, truncated, infos = self.envs.step(env_action)
+        self.sent = (obs_t, action, env_action)
+        if isinstance(self.envs, AsyncVectorEnv):  # (gymnasium's SyncVectorEnv steps at once)
+            self.envs.step_async(env_action)
+
+    def collect(self) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray]:
+        """The envs' answer to act(): the transition goes into the buffer, and once past
+        learning_starts its env steps count towards training (train). Returns rewards, ended
+        flags, the step's infos and each env's env steps."""
+        assert self.sent is not None, "collect() answers an act()"
+        obs_t, action, env_action = self.sent
+        if isinstance(self.envs, AsyncVectorEnv):
+            next_obs, reward, terminated, truncated, infos = self.envs.step_wait()
+        else:
+            next_obs, reward, terminated, truncated, infos = self.envs.step(env_action)
         ended = terminated | truncated
         self.buffer.add(obs_t, action, reward, true_next_obs(next_obs, infos, ended), terminated)
         self.obs = next_obs
         env_steps = env_steps_taken(infos, ended)  # > 1 per transition with decimation
         self.state.step += int(env_steps.sum())
+        if self.state.step > self.config.td3.learning_starts:
+            self.state.untrained_steps += self.num_envs
         return reward, ended, infos, env_steps
 
     def record_finished_episodes(
@@ -240,13 +262,14 @@ class TrainingRun:
             self.logger.record_episode(state.step, int(i), self.env_tasks[i], episode)
             self.episode_return[i], self.episode_length[i] = 0.0, 0
 
-    def train_when_due(self) -> None:
-        """gradient_steps every train_freq transitions after learning_starts, whatever the
-        number of envs (a transition is one env step, or `decimation` of them)."""
+    def train(self) -> None:
+        """gradient_steps updates for every train_freq transitions collected and not yet
+        trained on, whatever the number of envs (a transition is one env step, or
+        `decimation` of them). The loop calls it between act() and collect(), so a step's
+        updates run while the envs play the next one; the actions of that next step are the
+        only thing chosen before them (SB3 would choose them after). Calling it again does
+        nothing: what it owes is counted in the checkpointed state, not in the calls."""
         config, state = self.config, self.state
-        if state.step <= config.td3.learning_starts:
-            return
-        state.untrained_steps += self.num_envs
         actor_learns = state.step > config.td3.learning_starts + config.td3.critic_warmup
         while state.untrained_steps >= config.td3.train_freq:
             state.untrained_steps -= config.td3.train_freq
@@ -448,10 +471,13 @@ def train(
     try:
         with progress, stop:
             while state.step < config.run.timesteps and not run.out_of_time():
+                run.act()
+                run.train()  # the last step's updates, while the envs play this one
                 run.record_finished_episodes(*run.collect())
                 if (line := threads.poll()) is not None:
                     console.print(line)
-                run.train_when_due()
+                if state.step >= config.run.timesteps:
+                    run.train()  # no next step to overlap: the last evaluation sees them all
                 run.evaluate_when_due()
                 if (status := run.log_when_due()) is not None:
                     progress.update(bar, completed=state.step, status=status)
@@ -459,6 +485,7 @@ def train(
                     progress.update(bar, completed=state.step)
                 run.checkpoint_when_due(stop.requested)
             if state.step < config.run.timesteps:
+                run.train()
                 run.stop_on_time()
     finally:
         logger.close()
