@@ -7,7 +7,13 @@ import time
 import pytest
 import torch
 
-from soccer_td3.cores import ThreadGovernor, available_cores, cpu_sample, others_usage
+from soccer_td3.cores import (
+    ThreadGovernor,
+    available_cores,
+    cpu_sample,
+    others_usage,
+    use_available_cores,
+)
 
 pytestmark = [
     pytest.mark.skipif(len(available_cores()) < 2, reason="needs 2 cores"),
@@ -52,3 +58,14 @@ def test_alone_it_keeps_every_core_and_an_explicit_thread_count_is_left_alone(mo
     assert governor.poll() is None and torch.get_num_threads() == len(available_cores())
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert not ThreadGovernor().enabled
+
+
+def test_a_run_whose_envs_have_processes_of_their_own_trains_on_one_thread(monkeypatch):
+    """async_envs: the envs fill the cores, so the learner takes one thread and has nothing
+    to govern (its own env processes are not neighbours to give way to)."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    use_available_cores()
+    assert torch.get_num_threads() == len(available_cores())
+    use_available_cores(envs_in_processes=True)
+    assert torch.get_num_threads() == 1
+    assert ThreadGovernor().enabled and not ThreadGovernor(envs_in_processes=True).enabled

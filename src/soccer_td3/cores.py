@@ -44,13 +44,15 @@ def pin(cores: set[int]) -> None:
         os.sched_setaffinity(0, cores)
 
 
-def use_available_cores() -> None:
-    """One intra-op thread per core this process may run on (OMP_NUM_THREADS, when set, wins)."""
+def use_available_cores(envs_in_processes: bool = False) -> None:
+    """One intra-op thread per core this process may run on, or one when the run's own env
+    processes fill those cores (async_envs: the learner's updates then overlap their physics,
+    and spinning OpenMP workers would take their cycles). OMP_NUM_THREADS, when set, wins."""
     if "OMP_NUM_THREADS" in os.environ:
         return
     import torch  # here, not at the top: compare and tune check --jobs before torch loads
 
-    torch.set_num_threads(len(available_cores()))
+    torch.set_num_threads(1 if envs_in_processes else len(available_cores()))
 
 
 def _busy_ticks(cores: list[int]) -> int | None:
@@ -102,13 +104,18 @@ class ThreadGovernor:
 
     BUSY, FREE = 0.5, 0.25  # cores used by others
 
-    def __init__(self, interval: float = 2.0) -> None:
+    def __init__(self, interval: float = 2.0, envs_in_processes: bool = False) -> None:
         self.cores = available_cores()
         self.interval = interval
         self.full = len(self.cores)
         self._last = cpu_sample(self.cores)
+        # With its envs in processes of their own, a run keeps one thread (use_available_cores)
+        # and its cores are never free of "other" processes: nothing to govern.
         self.enabled = (
-            self.full > 1 and "OMP_NUM_THREADS" not in os.environ and self._last is not None
+            self.full > 1
+            and "OMP_NUM_THREADS" not in os.environ
+            and self._last is not None
+            and not envs_in_processes
         )
 
     def poll(self) -> str | None:

@@ -1,5 +1,8 @@
+import signal
+
 import gymnasium as gym
 import numpy as np
+import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from soccer_td3.agent.replay import ReplayBuffer
@@ -71,12 +74,16 @@ def test_async_envs_step_in_processes_of_their_own_and_keep_the_same_semantics()
 
     control = TrainConfig(control="command", decimation=10).environment.control_spec
     results = []
+    threads, on_ctrl_c = torch.get_num_threads(), signal.getsignal(signal.SIGINT)
     for asynchronous in (False, True):
         envs, _ = make_vector_env(
             ["LowerT1GoaliePenaltyKick-v0"], 2, 0, "commander", control=control,
             asynchronous=asynchronous,
         )  # fmt: skip
         assert isinstance(envs, AsyncVectorEnv) == asynchronous
+        # The env processes' own set-up (one thread, Ctrl-C ignored) never reaches the learner's
+        # process, where AsyncVectorEnv builds one env for the spaces.
+        assert (torch.get_num_threads(), signal.getsignal(signal.SIGINT)) == (threads, on_ctrl_c)
         try:
             envs.reset(seed=0)
             action = np.tile(np.array([0.5, 0.0, 0.0], np.float32), (2, 1))

@@ -8,6 +8,7 @@ needs that true last observation for the transition it stores, and it never has 
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Sequence
 
@@ -40,10 +41,19 @@ def make_vector_env(
     for task in tasks:
         task_spec(task)
 
+    learner = os.getpid()
+
     def factory(i: int, task: str):
         def make():
-            if asynchronous:
+            # In an env's own process (AsyncVectorEnv also builds one env in the learner's, for
+            # the spaces): Ctrl-C is the learner's to handle, and the walking skill's tiny
+            # products get one thread, whose OpenMP workers would only spin against the other
+            # envs and the learner.
+            if asynchronous and os.getpid() != learner:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
+                import torch
+
+                torch.set_num_threads(1)
             return make_task_env(task, seed + i, obs_mode, shaping, gamma, control)
 
         return make

@@ -413,7 +413,7 @@ def train(
     console = console or Console(stderr=True)
     init = init or load_init_weights(config)
     device = resolve_device(config.speed.device)
-    use_available_cores()
+    use_available_cores(envs_in_processes=config.speed.async_envs)
     warning = precision_warning(config)
     if warning:
         console.print(escape(warning))
@@ -455,7 +455,7 @@ def train(
     run = TrainingRun(
         config, run_dir, console, learner, envs, env_tasks, buffer, state, rng, logger, on_eval
     )
-    threads = ThreadGovernor()
+    threads = ThreadGovernor(envs_in_processes=config.speed.async_envs)
     progress = Progress(
         TextColumn("[bold]train"),
         BarColumn(),
