@@ -32,6 +32,7 @@ from soccer_td3.hierarchy import hierarchy_module
 from soccer_td3.reports.evaluate import load_policy
 from soccer_td3.reports.submission import MANIFEST, PREPROCESSOR
 from soccer_td3.skills.pd import JointTargets, normalised_torque
+from soccer_td3.skills.rows import RowByRow
 from soccer_td3.training.run_dir import FolderClaim, claim_new_folder
 
 FORMATS = ("torchscript", "onnx")
@@ -255,20 +256,6 @@ def preprocessor_source(obs_mode: str, input_size: int, task_table: dict[int, st
     head = PREPROCESSOR_HEAD.format(obs_mode=obs_mode, input_size=input_size, task_table=task_table)
     modules = [observation, commander] if obs_mode == "commander" else [observation]
     return head + "".join("\n" + inspect.getsource(module) for module in modules)
-
-
-class RowByRow(nn.Module):
-    """`inner` run on one row at a time. A row's action then never depends on the batch it
-    came in (a matrix product of two rows may round differently from one of a single row, and
-    an episode's physics amplifies a last-bit difference), so the SDK's batched runner plays
-    each env exactly as `soccer-td3 evaluate` does; the walking skill does the same."""
-
-    def __init__(self, inner: nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def forward(self, obs: Tensor) -> Tensor:
-        return torch.cat([self.inner(obs[i : i + 1]) for i in range(obs.shape[0])])
 
 
 def _write_model(model: nn.Module, example: Tensor, target: Path, fmt: str) -> None:

@@ -343,8 +343,11 @@ def test_a_soccer_run_trains_over_commands_in_two_processes_and_records_its_cont
             device="cpu", checkpoint_freq=0, prior="chaser", max_minutes=None,
         ),
     )  # fmt: skip
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    torch.set_num_threads(2)
     final = train(config, tmp_path)
     assert built == ["AsyncVectorEnv"]
+    assert torch.get_num_threads() == 1  # the learner beside its env processes: one thread
     with (tmp_path / "progress.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     # Two envs, one transition each per vector step: 100 env steps a vector step.

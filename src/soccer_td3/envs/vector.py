@@ -62,9 +62,21 @@ def make_vector_env(
     if asynchronous:
         envs = AsyncVectorEnv(factories, autoreset_mode=AutoresetMode.SAME_STEP, context="spawn")
     else:
-        envs = SyncVectorEnv(factories, autoreset_mode=AutoresetMode.SAME_STEP)
+        envs = SteppedInPlace(factories, autoreset_mode=AutoresetMode.SAME_STEP)
     envs.action_space.seed(seed)
     return envs, env_tasks
+
+
+class SteppedInPlace(SyncVectorEnv):
+    """SyncVectorEnv with AsyncVectorEnv's step_async / step_wait (gymnasium 1.x has them only
+    there), so the training loop sends actions and takes the answer one way for both: here the
+    envs step when the answer is asked for."""
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._sent = actions
+
+    def step_wait(self):
+        return self.step(self._sent)
 
 
 def true_next_obs(next_obs: np.ndarray, infos: dict, episode_ended: np.ndarray) -> np.ndarray:

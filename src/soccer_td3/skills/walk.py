@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from soccer_td3.errors import UserError
 from soccer_td3.skills.clock import PHYSICS_DT, SKILL_EVERY
 from soccer_td3.skills.pd import N_JOINTS, normalised_torque, pd_torque
+from soccer_td3.skills.rows import RowByRow
 
 SKILL_FILE = Path(__file__).parent / "t1_walk" / "t1_walk.safetensors"
 SKILL_SHA256 = "72e93d0562984ff39dce089e65ce8f301c94004ad670d61035c9d7939135b428"
@@ -78,7 +79,7 @@ class WalkController(nn.Module):
 
     def __init__(self, torque_bound: Tensor, rows: int = 1) -> None:
         super().__init__()
-        self.net = skill_network()
+        self.net = RowByRow(skill_network())  # (skills/rows.py: the batch changes no bit)
         as_row = lambda values: torch.tensor(values, dtype=torch.float32)  # noqa: E731
         self.register_buffer("pose", as_row(DEFAULT_POSE))
         self.register_buffer("kp", as_row(KP))
@@ -131,12 +132,7 @@ class WalkController(nn.Module):
     def decide(self, command: Tensor, joints: Tensor, gravity: Tensor, gyro: Tensor, due: Tensor):
         """The skill's step for the rows that are `due`: new targets, and the phase moved on by
         the SKILL_EVERY physics steps they hold for (the command is constant over them)."""
-        inputs = self.skill_input(command, joints, gravity, gyro)
-        # Row by row: a row's output then never depends on the batch it is computed in (a GEMM
-        # may round differently from a GEMV), so a batched submission plays each episode
-        # exactly as `evaluate` does.
-        output = torch.cat([self.net(inputs[i : i + 1]) for i in range(inputs.shape[0])])
-        output = output.clamp(-1.0, 1.0)
+        output = self.net(self.skill_input(command, joints, gravity, gyro)).clamp(-1.0, 1.0)
         due_rows = due.unsqueeze(1)
         self.last_output.copy_(torch.where(due_rows, output, self.last_output))
         self.target.copy_(torch.where(due_rows, self.pose + output, self.target))

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from gymnasium.vector import AsyncVectorEnv
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -184,8 +183,7 @@ class TrainingRun:
         # which a Ctrl-C abandons the evaluation at once (training/signals.py).
         self.interruptible: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
         self.pending_eval: dict[str, float] = {}
-        # act()'s observations, actions and the actions in env units, for collect()
-        self.sent: tuple[torch.Tensor, torch.Tensor, np.ndarray] | None = None
+        self.sent: tuple[torch.Tensor, torch.Tensor] | None = None  # act()'s, for collect()
         self.redflags = RedFlagMonitor(
             learner_settings(config).redflags,
             config.td3.learning_starts,
@@ -210,21 +208,16 @@ class TrainingRun:
             action = torch.as_tensor(uniform, dtype=torch.float32).to(self.device)
         else:
             action = noisy_action(self.learner, obs_t, config.td3.exploration_noise)
-        env_action = self.learner.actor.to_env_units(action).cpu().numpy()
-        self.sent = (obs_t, action, env_action)
-        if isinstance(self.envs, AsyncVectorEnv):  # (gymnasium's SyncVectorEnv steps at once)
-            self.envs.step_async(env_action)
+        self.sent = (obs_t, action)
+        self.envs.step_async(self.learner.actor.to_env_units(action).cpu().numpy())
 
     def collect(self) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray]:
         """The envs' answer to act(): the transition goes into the buffer, and once past
         learning_starts its env steps count towards training (train). Returns rewards, ended
         flags, the step's infos and each env's env steps."""
         assert self.sent is not None, "collect() answers an act()"
-        obs_t, action, env_action = self.sent
-        if isinstance(self.envs, AsyncVectorEnv):
-            next_obs, reward, terminated, truncated, infos = self.envs.step_wait()
-        else:
-            next_obs, reward, terminated, truncated, infos = self.envs.step(env_action)
+        obs_t, action = self.sent
+        next_obs, reward, terminated, truncated, infos = self.envs.step_wait()
         ended = terminated | truncated
         self.buffer.add(obs_t, action, reward, true_next_obs(next_obs, infos, ended), terminated)
         self.obs = next_obs
