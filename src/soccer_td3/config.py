@@ -416,8 +416,9 @@ class SpeedSettings(BaseModel):
     )
     async_envs: bool = Field(
         False,
-        description="Step each env in a process of its own (both cores step physics); pays "
-        "when an env step is costly, as a walking-command decision of 50 physics steps is.",
+        description="Step each env in a process of its own, one torch thread each, while the "
+        "learner (one thread) makes the previous step's updates; pays when an env step is "
+        "costly, as a walking-command decision of 50 physics steps is.",
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Learner device; auto picks cuda when available."
