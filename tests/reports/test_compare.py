@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,16 +55,63 @@ def colour_pixels(png: Path, hex_colour: str) -> int:
     return int((np.abs(image - target).max(axis=-1) < 0.02).sum())
 
 
+PRESETS, SEEDS = ("baseline", "balanced"), (0, 1)
+COMPARE = ["compare", "--presets", *PRESETS, "--seeds", "2", "--jobs", "2", *TINY]
+
+
+@dataclass
+class Stopped:
+    """What the first, interrupted command left and said."""
+
+    output: str
+    finished: dict[Path, float]  # run folder -> its final actor's mtime
+    unfinished: list[Path]
+
+
 @pytest.fixture(scope="module")
-def comparison(tmp_path_factory) -> Path:
+def stopped_then_finished(tmp_path_factory) -> tuple[Path, Stopped, str]:
+    """A tiny comparison (two presets, two seeds, two runs at a time) stopped with SIGTERM once
+    the first two runs have finished and a later one is training, as a job scheduler would stop it (the signal
+    to the compare process alone, which passes it on to its runs), then the same command again.
+    The tests read the finished comparison and what the two commands said."""
     out = tmp_path_factory.mktemp("compare") / "cmp"
-    result = soccer_td3(
-        "compare", "--presets", "baseline", "balanced", "--seeds", "2", "--jobs", "2",
-        "--out", str(out), *TINY,
-    )  # fmt: skip
+    runs = [out / preset / f"seed{seed}" for preset in PRESETS for seed in SEEDS]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "soccer_td3", *COMPARE, "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+    def finished() -> list[Path]:
+        return [run for run in runs if (run / "final").is_dir()]
+
+    def training() -> list[Path]:
+        return [r for r in runs if (r / "progress.csv").is_file() and not (r / "final").exists()]
+
+    deadline = time.monotonic() + 240
+    while not (len(finished()) >= 2 and training()):  # two at once finish nearly together
+        assert process.poll() is None, process.stdout.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    os.kill(process.pid, signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output
+    stopped = Stopped(
+        output,
+        {run: (run / "final" / "actor.safetensors").stat().st_mtime for run in finished()},
+        training(),
+    )
+    result = soccer_td3(*COMPARE, "--out", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "report:" in result.stdout
-    return out
+    return out, stopped, result.stderr
+
+
+@pytest.fixture(scope="module")
+def comparison(stopped_then_finished) -> Path:
+    return stopped_then_finished[0]
 
 
 def test_tiny_comparison_reports_two_variants_with_finite_numbers(comparison: Path):
@@ -136,44 +184,23 @@ def test_report_rebuilds_from_the_run_folders_without_training(comparison: Path,
     assert {p: p.stat().st_mtime for p in comparison.rglob("actor.safetensors")} == before
 
 
-def test_interrupted_comparison_resumes_the_missing_run_and_rebuilds_the_report(tmp_path):
-    out = tmp_path / "cmp"
-    args = [
-        "compare", "--presets", "baseline", "balanced", "--seeds", "1", "--jobs", "1",
-        "--out", str(out), *TINY, "--timesteps", "400", "--eval-freq", "200",
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "soccer_td3", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    first, second = out / "baseline" / "seed0", out / "balanced" / "seed0"
-    deadline = time.monotonic() + 240
-    # Stop it once the second run is training (its first metrics row is written), as a job
-    # scheduler would: SIGTERM to the compare process alone, which passes it on to its runs.
-    while not ((first / "final").is_dir() and (second / "progress.csv").is_file()):
-        assert process.poll() is None, process.stdout.read()
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    os.kill(process.pid, signal.SIGTERM)
-    output, _ = process.communicate(timeout=120)
-    assert process.returncode == 0, output
-    assert "run the same command again" in output
-    assert "stopping: each running run writes a checkpoint" in output
-    assert not (second / "final").exists() and (second / "checkpoints" / "latest").is_file()
-    assert not (out / "report.md").exists()
-    kept = (first / "final" / "actor.safetensors").stat().st_mtime
-
-    result = soccer_td3(*args)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "1 of 2 runs already finished" in result.stderr
-    assert "resuming balanced seed 0" in result.stderr
-    assert (first / "final" / "actor.safetensors").stat().st_mtime == kept
-    assert (second / "final").is_dir()
-    assert "resumed" in (out / "logs" / "balanced_seed0.log").read_text()
-    assert [r[0] for r in table_rows(out / "report.md")] == ["baseline", "balanced"]
+def test_an_interrupted_comparison_resumes_the_missing_runs_and_rebuilds_the_report(
+    stopped_then_finished,
+):
+    out, stopped, resumed = stopped_then_finished
+    assert "run the same command again" in stopped.output
+    assert "stopping: each running run writes a checkpoint" in stopped.output
+    assert stopped.unfinished
+    for run in stopped.unfinished:  # stopped mid-training: a checkpoint, no final weights
+        assert (run / "checkpoints" / "latest").is_file()
+    assert f"{len(stopped.finished)} of 4 runs already finished" in resumed
+    for run in stopped.unfinished:
+        preset, seed = run.parent.name, run.name.removeprefix("seed")
+        assert f"resuming {preset} seed {seed}" in resumed
+        assert "resumed" in (out / "logs" / f"{preset}_seed{seed}.log").read_text()
+    for run, mtime in stopped.finished.items():  # a finished run is kept, not trained again
+        assert (run / "final" / "actor.safetensors").stat().st_mtime == mtime
+    assert [r[0] for r in table_rows(out / "report.md")] == list(PRESETS)
 
 
 def test_resuming_with_other_settings_is_refused(comparison: Path):

@@ -12,19 +12,29 @@ from tests.cli_helpers import assert_one_line_error, soccer_td3
 from tests.tuning.conftest import TINY, tune_command
 
 
-def test_a_two_trial_sqlite_study_on_the_simulator_gives_a_trainable_best_config(
+def test_a_two_worker_sqlite_study_on_the_simulator_gives_a_trainable_best_config(
     tmp_path: Path, tiny_space: Path
 ):
-    save_dir = tmp_path / "tune"
-    command = tune_command(save_dir, "--trials", "2", "--n-jobs", "2")
+    """Four trials queued before `tune --n-jobs 2` starts two workers on one SQLite file: each
+    is claimed by one worker only (BEGIN IMMEDIATE), so four run folders, one per trial, none
+    twice; each is scored at every evaluation, and the best config trains and resumes."""
+    save_dir, url = tmp_path / "tune", f"sqlite:///{tmp_path / 'study.db'}"
+    queued = optuna.create_study(storage=url, study_name="soccer-td3", direction="maximize")
+    for batch_size in (32, 64) * 2:
+        queued.enqueue_trial({"batch_size": batch_size}, skip_if_exists=False)
+    command = tune_command(save_dir, "--storage", url, "--trials", "4", "--n-jobs", "2")
     result = subprocess.run(
         [*command, "--search-space", str(tiny_space)], capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr
-    assert "optuna-dashboard sqlite:///" in result.stdout
+    assert f"optuna-dashboard {url}" in result.stdout
 
-    study = optuna.load_study(study_name="soccer-td3", storage=f"sqlite:///{save_dir}/study.db")
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
+    study = optuna.load_study(study_name="soccer-td3", storage=url)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4  # the four queued
+    assert [t.params["batch_size"] for t in study.trials] == [32, 64] * 2
+    folders = sorted(str(p.resolve()) for p in save_dir.glob("trial_*"))
+    assert sorted(t.user_attrs["run_dir"] for t in study.trials) == folders
+    assert len(set(folders)) == 4  # one folder per trial: no trial ran on both workers
     for trial in study.trials:  # scored at each evaluation; the value is the last one
         assert sorted(trial.intermediate_values) == [100, 200]
         assert trial.value == trial.intermediate_values[200]
@@ -33,7 +43,7 @@ def test_a_two_trial_sqlite_study_on_the_simulator_gives_a_trainable_best_config
         assert (run_dir / "config.yaml").is_file() and (run_dir / "progress.csv").is_file()
         assert (run_dir / "checkpoints" / "latest").exists()
     with (save_dir / "trials.csv").open() as handle:
-        assert [row["state"] for row in csv.DictReader(handle)] == ["COMPLETE"] * 2
+        assert [row["state"] for row in csv.DictReader(handle)] == ["COMPLETE"] * 4
     for plot in ("optimization_history.png", "param_importances.png"):
         assert (save_dir / plot).is_file(), result.stdout
 
