@@ -71,9 +71,9 @@ class Stopped:
 @pytest.fixture(scope="module")
 def stopped_then_finished(tmp_path_factory) -> tuple[Path, Stopped, str]:
     """A tiny comparison (two presets, two seeds, two runs at a time) stopped with SIGTERM once
-    the first two runs have finished and a later one is training, as a job scheduler would stop it (the signal
-    to the compare process alone, which passes it on to its runs), then the same command again.
-    The tests read the finished comparison and what the two commands said."""
+    the first two runs have finished and a later one is training, as a job scheduler would
+    stop it (the signal to the compare process alone, which passes it on to its runs), then
+    the same command again. The tests read the finished comparison and what both said."""
     out = tmp_path_factory.mktemp("compare") / "cmp"
     runs = [out / preset / f"seed{seed}" for preset in PRESETS for seed in SEEDS]
     process = subprocess.Popen(
