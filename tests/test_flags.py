@@ -33,19 +33,6 @@ def test_train_compare_and_tune_list_the_same_settings_flags():
         assert flag in tune_help
 
 
-def test_compare_with_train_flags_runs(tmp_path: Path):
-    out = tmp_path / "cmp"
-    result = soccer_td3(
-        "compare", "--preset", "baseline", "--seeds", "1", "--timesteps", "200",
-        "--eval-freq", "100", "--eval-episodes", "1", "--log-interval", "100",
-        "--learning-starts", "100", "--device", "cpu", "--save_dir", str(out),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert (out / "report.md").is_file()
-    config = (out / "baseline" / "seed0" / "config.yaml").read_text()
-    assert "learning_starts: 100" in config and "device: cpu" in config
-
-
 def test_tune_with_train_flags_runs(tmp_path: Path):
     space = tmp_path / "space.yaml"
     space.write_text(SPACE)

@@ -56,7 +56,13 @@ def colour_pixels(png: Path, hex_colour: str) -> int:
 
 
 PRESETS, SEEDS = ("baseline", "balanced"), (0, 1)
-COMPARE = ["compare", "--presets", *PRESETS, "--seeds", "2", "--jobs", "2", *TINY]
+# TINY in train's own spellings (`--preset`, `--learning-starts`, `--device`; `--save_dir` for
+# --out below): compare takes every train flag.
+COMPARE = [
+    "compare", "--preset", *PRESETS, "--seeds", "2", "--jobs", "2", "--timesteps", "300",
+    "--eval-freq", "100", "--eval-episodes", "1", "--learning-starts", "100",
+    "--log-interval", "100", "--device", "cpu",
+]  # fmt: skip
 
 
 @dataclass
@@ -77,7 +83,7 @@ def stopped_then_finished(tmp_path_factory) -> tuple[Path, Stopped, str]:
     out = tmp_path_factory.mktemp("compare") / "cmp"
     runs = [out / preset / f"seed{seed}" for preset in PRESETS for seed in SEEDS]
     process = subprocess.Popen(
-        [sys.executable, "-m", "soccer_td3", *COMPARE, "--out", str(out)],
+        [sys.executable, "-m", "soccer_td3", *COMPARE, "--save_dir", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -103,7 +109,7 @@ def stopped_then_finished(tmp_path_factory) -> tuple[Path, Stopped, str]:
         {run: (run / "final" / "actor.safetensors").stat().st_mtime for run in finished()},
         training(),
     )
-    result = soccer_td3(*COMPARE, "--out", str(out))
+    result = soccer_td3(*COMPARE, "--save_dir", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "report:" in result.stdout
     return out, stopped, result.stderr
@@ -124,9 +130,12 @@ def test_tiny_comparison_reports_two_variants_with_finite_numbers(comparison: Pa
             assert values and all(math.isfinite(v) for v in values), (row[0], cell)
     baseline, balanced = rows
     assert numbers(balanced[2])[0] > numbers(baseline[2])[0]  # the deep nets hold more weights
-    for seed in (0, 1):
-        for preset in ("baseline", "balanced"):
-            assert (comparison / preset / f"seed{seed}" / "final" / "actor.safetensors").is_file()
+    for seed in SEEDS:
+        for preset in PRESETS:
+            run = comparison / preset / f"seed{seed}"
+            assert (run / "final" / "actor.safetensors").is_file()
+            config = (run / "config.yaml").read_text()  # the train flags reached each run
+            assert "learning_starts: 100" in config and "device: cpu" in config
     assert "Part D" in (comparison / "report.md").read_text()
 
 
