@@ -153,7 +153,7 @@ def test_max_minutes_compares_at_equal_wall_clock_time(tmp_path):
     out = tmp_path / "cmp"
     result = soccer_td3(
         "compare", "--presets", "baseline", "balanced", "--seeds", "1", "--jobs", "2",
-        "--out", str(out), "--timesteps", "1000000", "--max-minutes", "0.1",
+        "--out", str(out), "--timesteps", "1000000", "--max-minutes", "0.05",
         "--eval-freq", "500000", "--eval-episodes", "1", "--set", "learning_starts=100",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -162,10 +162,10 @@ def test_max_minutes_compares_at_equal_wall_clock_time(tmp_path):
         with (run / "progress.csv").open() as handle:
             last = list(csv.DictReader(handle))[-1]
         assert int(last["time/total_timesteps"]) < 1_000_000
-        assert 6.0 <= float(last["time/time_elapsed"]) < 60.0
+        assert 3.0 <= float(last["time/time_elapsed"]) < 60.0
         assert last["eval/mean_score"]  # each run ends on its own evaluation
         assert (run / "final" / "actor.safetensors").is_file()
-    assert "stopped after 0.1 wall-clock minutes" in (out / "report.md").read_text()
+    assert "stopped after 0.05 wall-clock minutes" in (out / "report.md").read_text()
 
 
 def test_progress_counts_steps_or_the_time_budget_whichever_is_further(tmp_path):
