@@ -1,6 +1,8 @@
 """compare and report through the CLI, as a user runs them: real runs, real files."""
 
 import csv
+import fcntl
+import json
 import math
 import os
 import re
@@ -8,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +63,7 @@ PRESETS, SEEDS = ("baseline", "balanced"), (0, 1)
 COMPARE = [
     "compare", "--preset", *PRESETS, "--seeds", "2", "--jobs", "2", "--timesteps", "300",
     "--eval-freq", "100", "--eval-episodes", "1", "--learning-starts", "100",
-    "--log-interval", "100", "--device", "cpu",
+    "--log-interval", "100", "--device", "cpu", "--checkpoint-freq", "100",
 ]  # fmt: skip
 
 
@@ -72,15 +74,14 @@ class Stopped:
     output: str
     finished: dict[Path, float]  # run folder -> its final actor's mtime
     unfinished: list[Path]
+    report: bool  # whether report.md existed after the stop
 
 
-@pytest.fixture(scope="module")
-def stopped_then_finished(tmp_path_factory) -> tuple[Path, Stopped, str]:
+def stop_then_finish(out: Path) -> tuple[Stopped, str]:
     """A tiny comparison (two presets, two seeds, two runs at a time) stopped with SIGTERM once
-    the first two runs have finished and a later one is training, as a job scheduler would
+    two runs have finished and a later one has logged only its first row, as a scheduler would
     stop it (the signal to the compare process alone, which passes it on to its runs), then
     the same command again. The tests read the finished comparison and what both said."""
-    out = tmp_path_factory.mktemp("compare") / "cmp"
     runs = [out / preset / f"seed{seed}" for preset in PRESETS for seed in SEEDS]
     process = subprocess.Popen(
         [sys.executable, "-m", "soccer_td3", *COMPARE, "--save_dir", str(out)],
@@ -96,8 +97,12 @@ def stopped_then_finished(tmp_path_factory) -> tuple[Path, Stopped, str]:
     def training() -> list[Path]:
         return [r for r in runs if (r / "progress.csv").is_file() and not (r / "final").exists()]
 
+    def early(run: Path) -> bool:  # its first row only: 200 steps and two evaluations to go
+        with (run / "progress.csv").open() as handle:
+            return [row["time/total_timesteps"] for row in csv.DictReader(handle)] == ["100"]
+
     deadline = time.monotonic() + 240
-    while not (len(finished()) >= 2 and training()):  # two at once finish nearly together
+    while not (len(finished()) >= 2 and any(early(run) for run in training())):
         assert process.poll() is None, process.stdout.read()
         assert time.monotonic() < deadline
         time.sleep(0.2)
@@ -108,11 +113,37 @@ def stopped_then_finished(tmp_path_factory) -> tuple[Path, Stopped, str]:
         output,
         {run: (run / "final" / "actor.safetensors").stat().st_mtime for run in finished()},
         training(),
+        (out / "report.md").exists(),
     )
     result = soccer_td3(*COMPARE, "--save_dir", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "report:" in result.stdout
-    return out, stopped, result.stderr
+    return stopped, result.stderr
+
+
+@pytest.fixture(scope="module")
+def stopped_then_finished(tmp_path_factory, worker_id) -> tuple[Path, Stopped, str]:
+    """stop_then_finish, once per test session: both pytest-xdist workers may run tests of
+    this module, and the second waits on a lock for the first's comparison (35 s) instead of
+    making its own."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent  # the session's, not a worker's
+    record, out = shared / "comparison.json", shared / "comparison"
+    with (shared / "comparison.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.is_file():
+            stopped, resumed = stop_then_finish(out)
+            saved = asdict(stopped) | {"finished": {str(k): v for k, v in stopped.finished.items()}}
+            saved["unfinished"] = [str(run) for run in stopped.unfinished]
+            record.write_text(json.dumps(saved | {"resumed": resumed}))
+    saved = json.loads(record.read_text())
+    stopped = Stopped(
+        saved["output"],
+        {Path(k): v for k, v in saved["finished"].items()},
+        [Path(run) for run in saved["unfinished"]],
+        saved["report"],
+    )
+    return out, stopped, saved["resumed"]
 
 
 @pytest.fixture(scope="module")
@@ -199,6 +230,7 @@ def test_an_interrupted_comparison_resumes_the_missing_runs_and_rebuilds_the_rep
     out, stopped, resumed = stopped_then_finished
     assert "run the same command again" in stopped.output
     assert "stopping: each running run writes a checkpoint" in stopped.output
+    assert not stopped.report  # no report of an unfinished comparison
     assert stopped.unfinished
     for run in stopped.unfinished:  # stopped mid-training: a checkpoint, no final weights
         assert (run / "checkpoints" / "latest").is_file()

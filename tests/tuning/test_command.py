@@ -30,12 +30,16 @@ def test_a_two_worker_sqlite_study_on_the_simulator_gives_a_trainable_best_confi
     assert f"optuna-dashboard {url}" in result.stdout
 
     study = optuna.load_study(study_name="soccer-td3", storage=url)
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4  # the four queued
-    assert [t.params["batch_size"] for t in study.trials] == [32, 64] * 2
+    ran = [t for t in study.trials if not t.user_attrs.get("surplus")]
+    # Both workers may ask for a trial when one queued trial is left: the later claim is a
+    # surplus slot given back (FAIL, marked), never run.
+    assert all(t.state == TrialState.FAIL for t in study.trials if t not in ran)
+    assert [t.state for t in ran] == [TrialState.COMPLETE] * 4  # the four queued
+    assert [t.params["batch_size"] for t in ran] == [32, 64] * 2
     folders = sorted(str(p.resolve()) for p in save_dir.glob("trial_*"))
-    assert sorted(t.user_attrs["run_dir"] for t in study.trials) == folders
-    assert len(set(folders)) == 4  # one folder per trial: no trial ran on both workers
-    for trial in study.trials:  # scored at each evaluation; the value is the last one
+    # One folder per trial (a trial run twice would leave a second, trial_N_1, folder).
+    assert sorted(t.user_attrs["run_dir"] for t in ran) == folders
+    for trial in ran:  # scored at each evaluation; the value is the last one
         assert sorted(trial.intermediate_values) == [100, 200]
         assert trial.value == trial.intermediate_values[200]
         run_dir = Path(trial.user_attrs["run_dir"])
@@ -43,7 +47,7 @@ def test_a_two_worker_sqlite_study_on_the_simulator_gives_a_trainable_best_confi
         assert (run_dir / "config.yaml").is_file() and (run_dir / "progress.csv").is_file()
         assert (run_dir / "checkpoints" / "latest").exists()
     with (save_dir / "trials.csv").open() as handle:
-        assert [row["state"] for row in csv.DictReader(handle)] == ["COMPLETE"] * 4
+        assert [row["state"] for row in csv.DictReader(handle)].count("COMPLETE") == 4
     for plot in ("optimization_history.png", "param_importances.png"):
         assert (save_dir / plot).is_file(), result.stdout
 

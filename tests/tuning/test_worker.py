@@ -65,7 +65,7 @@ def test_a_lapsed_heartbeat_retries_the_trial_once_and_its_first_worker_moves_on
     args = ["--storage", postgres_url, "--trials", "1", "--search-space", str(tiny_space)]
     # A grace of 5 s, not 3: with another test's processes on the two cores, a heartbeat
     # may come late, and the thawed worker would fail the live retry too.
-    args += ["--timesteps-per-trial", "300", "--heartbeat-interval", "1", "--grace-period", "5"]
+    args += ["--timesteps-per-trial", "600", "--heartbeat-interval", "1", "--grace-period", "5"]
     frozen = start_worker(tmp_path / "a", *args)
     wait_for(lambda: evaluated_running_trials(url, tmp_path / "a"), 180, "an evaluated trial")
     frozen.send_signal(signal.SIGSTOP)
@@ -227,10 +227,17 @@ def test_soak_two_postgresql_workers_and_two_random_sigkills_complete_eight_tria
     assert logs.count(": resuming ") + logs.count("is complete to step") >= len(doomed), logs
     # A resumed retry lost only what came after the checkpoint: it trained from there, not 0.
     by_number = {t.number: t for t in ran}
-    resumed = re.findall(r"trial (\d+): resuming \S+ at step (\d+)", logs)
+    resumed = re.findall(r"trial (\d+): resuming (\S+) at step (\d+)", logs)
     assert len(resumed) == logs.count(": resuming "), logs
-    for number, step in resumed:
-        progress = Path(by_number[int(number)].user_attrs["run_dir"]) / "progress.csv"
+    for number, folder, step in resumed:
+        retry = by_number[int(number)]
+        if retry.system_attrs.get("failed_trial") in doomed:  # nobody wrote there since
+            latest = (Path(folder) / "checkpoints" / "latest").read_text()
+            assert latest.strip() == f"step_{step}", (number, folder, latest)
+        progress = Path(retry.user_attrs["run_dir"]) / "progress.csv"
+        if not progress.is_file():  # only a retry that itself lapsed or was killed at once
+            assert retry.state == TrialState.FAIL, (number, logs)
+            continue
         with progress.open() as handle:
             logged = [int(row["time/total_timesteps"]) for row in csv.DictReader(handle)]
         assert logged and logged[0] > int(step), (number, step, logged)
