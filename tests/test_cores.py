@@ -64,8 +64,12 @@ def test_a_run_whose_envs_have_processes_of_their_own_trains_on_one_thread(monke
     """async_envs: the envs fill the cores, so the learner takes one thread and has nothing
     to govern (its own env processes are not neighbours to give way to)."""
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    use_available_cores()
-    assert torch.get_num_threads() == len(available_cores())
-    use_available_cores(envs_in_processes=True)
-    assert torch.get_num_threads() == 1
+    before = torch.get_num_threads()
+    try:
+        use_available_cores()
+        assert torch.get_num_threads() == len(available_cores())
+        use_available_cores(envs_in_processes=True)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)  # the test process's other tests keep their threads
     assert ThreadGovernor().enabled and not ThreadGovernor(envs_in_processes=True).enabled

@@ -69,15 +69,17 @@ COMPARE = [
 
 @dataclass
 class Stopped:
-    """What the first, interrupted command left and said."""
+    """What the interrupted command left and said, and what the command run again said (plain
+    values, so the record passes between pytest-xdist workers as JSON)."""
 
     output: str
-    finished: dict[Path, float]  # run folder -> its final actor's mtime
-    unfinished: list[Path]
+    finished: dict[str, float]  # run folder -> its final actor's mtime
+    unfinished: list[str]
     report: bool  # whether report.md existed after the stop
+    resumed: str = ""  # the second command's stderr
 
 
-def stop_then_finish(out: Path) -> tuple[Stopped, str]:
+def stop_then_finish(out: Path) -> Stopped:
     """A tiny comparison (two presets, two seeds, two runs at a time) stopped with SIGTERM once
     two runs have finished and a later one has logged only its first row, as a scheduler would
     stop it (the signal to the compare process alone, which passes it on to its runs), then
@@ -111,18 +113,19 @@ def stop_then_finish(out: Path) -> tuple[Stopped, str]:
     assert process.returncode == 0, output
     stopped = Stopped(
         output,
-        {run: (run / "final" / "actor.safetensors").stat().st_mtime for run in finished()},
-        training(),
+        {str(run): (run / "final" / "actor.safetensors").stat().st_mtime for run in finished()},
+        [str(run) for run in training()],
         (out / "report.md").exists(),
     )
     result = soccer_td3(*COMPARE, "--save_dir", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "report:" in result.stdout
-    return stopped, result.stderr
+    stopped.resumed = result.stderr
+    return stopped
 
 
 @pytest.fixture(scope="module")
-def stopped_then_finished(tmp_path_factory, worker_id) -> tuple[Path, Stopped, str]:
+def stopped_then_finished(tmp_path_factory, worker_id) -> tuple[Path, Stopped]:
     """stop_then_finish, once per test session: both pytest-xdist workers may run tests of
     this module, and the second waits on a lock for the first's comparison (35 s) instead of
     making its own."""
@@ -132,18 +135,8 @@ def stopped_then_finished(tmp_path_factory, worker_id) -> tuple[Path, Stopped, s
     with (shared / "comparison.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not record.is_file():
-            stopped, resumed = stop_then_finish(out)
-            saved = asdict(stopped) | {"finished": {str(k): v for k, v in stopped.finished.items()}}
-            saved["unfinished"] = [str(run) for run in stopped.unfinished]
-            record.write_text(json.dumps(saved | {"resumed": resumed}))
-    saved = json.loads(record.read_text())
-    stopped = Stopped(
-        saved["output"],
-        {Path(k): v for k, v in saved["finished"].items()},
-        [Path(run) for run in saved["unfinished"]],
-        saved["report"],
-    )
-    return out, stopped, saved["resumed"]
+            record.write_text(json.dumps(asdict(stop_then_finish(out))))
+    return out, Stopped(**json.loads(record.read_text()))
 
 
 @pytest.fixture(scope="module")
@@ -227,20 +220,20 @@ def test_report_rebuilds_from_the_run_folders_without_training(comparison: Path,
 def test_an_interrupted_comparison_resumes_the_missing_runs_and_rebuilds_the_report(
     stopped_then_finished,
 ):
-    out, stopped, resumed = stopped_then_finished
+    out, stopped = stopped_then_finished
     assert "run the same command again" in stopped.output
     assert "stopping: each running run writes a checkpoint" in stopped.output
     assert not stopped.report  # no report of an unfinished comparison
     assert stopped.unfinished
-    for run in stopped.unfinished:  # stopped mid-training: a checkpoint, no final weights
+    for run in map(Path, stopped.unfinished):  # stopped mid-training: a checkpoint, no final
         assert (run / "checkpoints" / "latest").is_file()
-    assert f"{len(stopped.finished)} of 4 runs already finished" in resumed
-    for run in stopped.unfinished:
+    assert f"{len(stopped.finished)} of 4 runs already finished" in stopped.resumed
+    for run in map(Path, stopped.unfinished):
         preset, seed = run.parent.name, run.name.removeprefix("seed")
-        assert f"resuming {preset} seed {seed}" in resumed
+        assert f"resuming {preset} seed {seed}" in stopped.resumed
         assert "resumed" in (out / "logs" / f"{preset}_seed{seed}.log").read_text()
     for run, mtime in stopped.finished.items():  # a finished run is kept, not trained again
-        assert (run / "final" / "actor.safetensors").stat().st_mtime == mtime
+        assert (Path(run) / "final" / "actor.safetensors").stat().st_mtime == mtime
     assert [r[0] for r in table_rows(out / "report.md")] == list(PRESETS)
 
 
